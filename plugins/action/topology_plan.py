@@ -1,0 +1,81 @@
+# Copyright (c) 2026 gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Controller-side entry to the topology plan: reads the inventory, never a host."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import (
+    GPU_GROUPS,
+    ROUTER_GROUP,
+    SECRET_VARIABLES,
+    build_plan,
+)
+
+COLLECTION_ROOT = Path(__file__).resolve().parents[2]
+
+
+def role_variable_names(roles_dir: Path = COLLECTION_ROOT / "roles") -> set:
+    """Every option of every entry point of every role's argument specs."""
+    names = set()
+    for spec_file in sorted(roles_dir.glob("*/meta/argument_specs.yml")):
+        specs = yaml.safe_load(spec_file.read_text()) or {}
+        for entry_point in (specs.get("argument_specs") or {}).values():
+            names.update((entry_point or {}).get("options") or {})
+    return names
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        self._supports_check_mode = True
+        _, args = self.validate_argument_spec(argument_spec={})
+        del args
+
+        groups = task_vars.get("groups", {})
+        fleet_groups = {g: list(groups.get(g, ())) for g, _ in GPU_GROUPS}
+        fleet_groups[ROUTER_GROUP] = list(groups.get(ROUTER_GROUP, ()))
+        hosts = sorted({h for members in fleet_groups.values() for h in members})
+        hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts)
+
+        outcome = build_plan(fleet_groups, hostvars, role_variable_names())
+        errors = template_errors + [str(e) for e in outcome.errors]
+        result["warnings"] = [str(w) for w in outcome.warnings]
+        result["changed"] = False
+        if errors:
+            result["failed"] = True
+            result["errors"] = [e.to_dict() for e in outcome.errors]
+            result["msg"] = "The inventory cannot be deployed (%d error%s); no host was contacted:\n%s" % (
+                len(errors), "" if len(errors) == 1 else "s", "\n".join("- " + e for e in errors))
+            return result
+        result["plan"] = outcome.plan
+        return result
+
+    @staticmethod
+    def _plain_hostvars(all_hostvars, hosts):
+        """Template only what the plan reads; secrets are checked for presence, never read."""
+        plain, errors = {}, []
+        for host in hosts:
+            source = all_hostvars[host]
+            values = {}
+            for name in list(source.keys()):
+                if not (name.startswith("sglang_") or name == "ansible_host"):
+                    continue
+                if name in SECRET_VARIABLES:
+                    values[name] = "(secret)"
+                    continue
+                try:
+                    values[name] = source[name]
+                except AnsibleError as error:
+                    errors.append("[host %s] %s (template): %s Fix: define what it refers to." % (host, name, error))
+            plain[host] = values
+        return plain, errors

@@ -1,0 +1,875 @@
+# Copyright (c) 2026 gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The topology plan: the inventory turned into what runs where.
+
+``build_plan`` is the only place that decides instances, ranks, GPU ranges,
+ports and the full command line of every service. It is pure (no Ansible, no
+I/O beyond reading a model's config.json) so it is unit tested directly and
+the action plugin only feeds it ``groups`` and ``hostvars``.
+
+Every problem is collected, never raised, so an operator sees all of them at
+once; each names the instance or host, the variable, the rule and the fix.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils._parallelism import (
+    ModelConfigError,
+    check_parallelism,
+    load_model_config,
+)
+
+SCHEMA_VERSION = 1
+
+# Inventory groups of the contract (DESIGN section 3) and the role each gives.
+GPU_GROUPS = (("sglang_workers", "regular"), ("sglang_prefill", "prefill"), ("sglang_decode", "decode"))
+ROUTER_GROUP = "sglang_router"
+
+TRANSFER_BACKENDS = ("nixl", "mooncake")
+ROUTER_IMPLEMENTATIONS = ("smg", "sglang-router")
+
+# SGLang's DP-attention handshake listens at dist_init_port + 13 and PortArgs
+# reserves six ports above dist_init_port, plus one per DP rank with the Rust
+# server (server_args.py: PortArgs.init_new, DP_ATTENTION_HANDSHAKE_PORT_DELTA).
+DP_ATTENTION_HANDSHAKE_DELTA = 13
+DP_ATTENTION_FIXED_PORTS = 6
+
+# Variables that belong to the instance: every node of one instance must agree.
+INSTANCE_VARIABLES = (
+    "sglang_model_path",
+    "sglang_model_config",
+    "sglang_nnodes",
+    "sglang_gpus_per_node",
+    "sglang_tp_size",
+    "sglang_dp_size",
+    "sglang_pp_size",
+    "sglang_ep_size",
+    "sglang_enable_dp_attention",
+    "sglang_ep_num_redundant_experts",
+    "sglang_base_gpu_id",
+    "sglang_port",
+    "sglang_dist_init_port",
+    "sglang_bootstrap_port",
+    "sglang_transfer_backend",
+    "sglang_server_args",
+)
+
+# Flags the plan writes itself; setting them through sglang_server_args would
+# contradict the plan, so each maps to the variable to use instead.
+MANAGED_FLAGS = {
+    "model-path": "sglang_model_path",
+    "host": "sglang_host",
+    "port": "sglang_port",
+    "tp-size": "sglang_tp_size",
+    "tp": "sglang_tp_size",
+    "dp-size": "sglang_dp_size",
+    "dp": "sglang_dp_size",
+    "pp-size": "sglang_pp_size",
+    "ep-size": "sglang_ep_size",
+    "ep": "sglang_ep_size",
+    "enable-dp-attention": "sglang_enable_dp_attention",
+    "ep-num-redundant-experts": "sglang_ep_num_redundant_experts",
+    "nnodes": "sglang_nnodes",
+    "node-rank": "the inventory order (node ranks follow it)",
+    "dist-init-addr": "sglang_dist_init_port and sglang_advertise_address",
+    "base-gpu-id": "sglang_base_gpu_id",
+    "disaggregation-mode": "the inventory group (sglang_prefill / sglang_decode)",
+    "disaggregation-transfer-backend": "sglang_transfer_backend",
+    "disaggregation-bootstrap-port": "sglang_bootstrap_port",
+    "disaggregation-ib-device": "sglang_ib_device",
+    "api-key": "sglang_api_key",
+}
+
+SECRET_VARIABLES = {"sglang_hf_token": "HF_TOKEN", "sglang_api_key": "SGLANG_API_KEY"}
+SECRET_ENV_NAMES = {"HF_TOKEN": "sglang_hf_token", "HUGGING_FACE_HUB_TOKEN": "sglang_hf_token"}
+
+MAX_DEEPEP_DISPATCH_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One inventory variable: its type, default and what a bad value means."""
+
+    kind: str  # str, int, bool, dict, list_or_str, port
+    default: Any = None
+    required: bool = False
+    choices: Tuple[str, ...] = ()
+    minimum: int = 1
+
+
+# The inventory contract (DESIGN section 3) plus the few variables the plan adds.
+CONTRACT: Dict[str, Variable] = {
+    "sglang_model_path": Variable("str", required=True),
+    "sglang_model_config": Variable("dict"),
+    "sglang_nnodes": Variable("int", 1),
+    "sglang_gpus_per_node": Variable("int", 8),
+    "sglang_tp_size": Variable("int", required=True),
+    "sglang_dp_size": Variable("int", 1),
+    "sglang_pp_size": Variable("int", 1),
+    "sglang_ep_size": Variable("int", 1),
+    "sglang_enable_dp_attention": Variable("bool", False),
+    "sglang_ep_num_redundant_experts": Variable("int", 0, minimum=0),
+    "sglang_base_gpu_id": Variable("int", 0, minimum=0),
+    "sglang_host": Variable("str", "0.0.0.0"),
+    "sglang_advertise_address": Variable("str"),
+    "sglang_port": Variable("port", 30000),
+    "sglang_dist_init_port": Variable("port", 5000),
+    "sglang_bootstrap_port": Variable("port", 8998),
+    "sglang_transfer_backend": Variable("str", "nixl", choices=TRANSFER_BACKENDS),
+    "sglang_ib_device": Variable("list_or_str", "auto"),
+    "sglang_network_interface": Variable("str"),
+    "sglang_server_args": Variable("dict", {}),
+    "sglang_env": Variable("dict", {}),
+    "sglang_hf_token": Variable("secret"),
+    "sglang_api_key": Variable("secret"),
+    "sglang_router_port": Variable("port", 8000),
+    "sglang_router_policy": Variable("str"),
+    # Added by the plan: named instances, machine size, install locations.
+    "sglang_instance": Variable("str"),
+    "sglang_node_gpu_count": Variable("int", 8),
+    "sglang_venv_dir": Variable("str", "/opt/sglang/venv"),
+    "sglang_router_implementation": Variable("str", "smg", choices=ROUTER_IMPLEMENTATIONS),
+    "sglang_router_venv_dir": Variable("str", "/opt/sglang-router/venv"),
+    "sglang_router_host": Variable("str", "0.0.0.0"),
+    "sglang_router_metrics_port": Variable("port", 29000),
+}
+
+
+@dataclass
+class Finding:
+    """An error or warning about the inventory."""
+
+    variable: str
+    rule: str
+    message: str
+    fix: str
+    instance: Optional[str] = None
+    host: Optional[str] = None
+
+    def where(self) -> str:
+        parts = []
+        if self.instance:
+            parts.append("instance %s" % self.instance)
+        if self.host:
+            parts.append("host %s" % self.host)
+        return ", ".join(parts) or "inventory"
+
+    def __str__(self) -> str:
+        return "[%s] %s (%s): %s Fix: %s" % (self.where(), self.variable, self.rule, self.message, self.fix)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PlanResult:
+    plan: Optional[dict]
+    errors: List[Finding] = field(default_factory=list)
+    warnings: List[Finding] = field(default_factory=list)
+
+
+def known_variable_names(extra: Iterable[str] = ()) -> frozenset:
+    """The contract's variables plus those of the roles' argument specs."""
+    return frozenset(CONTRACT) | frozenset(extra)
+
+
+# ---------------------------------------------------------------- values
+
+
+class _Reader:
+    """Reads and type-checks one host's variables, recording every problem."""
+
+    def __init__(self, host: str, hostvars: Mapping[str, Any], errors: List[Finding]):
+        self.host = host
+        self.hostvars = hostvars
+        self.errors = errors
+
+    def has(self, name: str) -> bool:
+        return name in self.hostvars and self.hostvars[name] is not None
+
+    def get(self, name: str) -> Any:
+        spec = CONTRACT[name]
+        if not self.has(name):
+            if spec.required:
+                self._error(name, "required", "%s is not set." % name,
+                            "set %s in the group or host variables." % name)
+            return spec.default
+        value = self.hostvars[name]
+        converted, problem = _convert(value, spec)
+        if problem:
+            self._error(name, "type", "%s = %r %s." % (name, value, problem), _type_fix(name, spec))
+            return spec.default
+        return converted
+
+    def _error(self, variable: str, rule: str, message: str, fix: str) -> None:
+        self.errors.append(Finding(variable, rule, message, fix, host=self.host))
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _convert(value: Any, spec: Variable) -> Tuple[Any, Optional[str]]:
+    """Returns (converted value, problem). Strings from ``-e key=value`` are accepted."""
+    kind = spec.kind
+    if kind == "secret":
+        return value, None
+    if kind in ("int", "port"):
+        if isinstance(value, bool):
+            return None, "is a boolean, not an integer"
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            value = int(value)
+        if not isinstance(value, int):
+            return None, "is not an integer"
+        if kind == "port" and not 1 <= value <= 65535:
+            return None, "is not a TCP port (1-65535)"
+        if kind == "int" and value < spec.minimum:
+            return None, "is below the minimum %d" % spec.minimum
+        return value, None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value, None
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE, None
+        return None, "is not a boolean"
+    if kind == "dict":
+        if not isinstance(value, Mapping):
+            return None, "is not a mapping"
+        return dict(value), None
+    if kind == "list_or_str":
+        if isinstance(value, str) and value.strip():
+            return value.strip(), None
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+            return list(value), None
+        return None, "is neither a device name nor a list of them"
+    if not isinstance(value, str) or not value.strip():
+        return None, "is not a non-empty string"
+    if spec.choices and value not in spec.choices:
+        return None, "is not one of %s" % ", ".join(spec.choices)
+    return value, None
+
+
+def _type_fix(name: str, spec: Variable) -> str:
+    if spec.choices:
+        return "set %s to one of: %s." % (name, ", ".join(spec.choices))
+    expected = {
+        "int": "an integer >= %d" % spec.minimum,
+        "port": "a TCP port number (1-65535)",
+        "bool": "true or false (unquoted YAML booleans)",
+        "dict": "a mapping ({key: value})",
+        "list_or_str": "a device name such as mlx5_0, a list of them, or auto",
+        "str": "a non-empty string",
+    }[spec.kind]
+    return "set %s to %s." % (name, expected)
+
+
+# ---------------------------------------------------------------- instances
+
+
+@dataclass
+class _Node:
+    host: str
+    group: str
+    role: str
+    machine: str
+    address: str
+    settings: Dict[str, Any]
+
+
+@dataclass
+class _Instance:
+    name: str
+    role: str
+    group: str
+    nodes: List[_Node]
+    settings: Dict[str, Any] = field(default_factory=dict)
+
+
+ROUTER_VARIABLES = tuple(name for name in CONTRACT if name.startswith("sglang_router_")) + ("sglang_advertise_address",)
+
+
+def _read_host(host: str, group: str, role: str, hostvars: Mapping[str, Any], errors: List[Finding],
+               names: Iterable[str] = tuple(CONTRACT)) -> _Node:
+    reader = _Reader(host, hostvars, errors)
+    settings = {name: reader.get(name) for name in names if CONTRACT[name].kind != "secret"}
+    settings["secrets"] = sorted(name for name in SECRET_VARIABLES if reader.has(name))
+    machine = str(hostvars.get("ansible_host") or host)
+    address = settings["sglang_advertise_address"] or machine
+    return _Node(host, group, role, machine, address, settings)
+
+
+def _form_instances(nodes: List[_Node], role: str, group: str, errors: List[Finding]) -> List[_Instance]:
+    """Named instances (sglang_instance) first-seen order, then the rest cut by sglang_nnodes."""
+    named: Dict[str, List[_Node]] = {}
+    unnamed: List[_Node] = []
+    for node in nodes:
+        name = node.settings["sglang_instance"]
+        if name:
+            named.setdefault(name, []).append(node)
+        else:
+            unnamed.append(node)
+
+    instances = [_Instance(name, role, group, members) for name, members in named.items()]
+    index = 0
+    position = 0
+    while position < len(unnamed):
+        size = unnamed[position].settings["sglang_nnodes"] or 1
+        members = unnamed[position:position + size]
+        name = "%s-%d" % (role, index)
+        while name in named:
+            index += 1
+            name = "%s-%d" % (role, index)
+        instances.append(_Instance(name, role, group, members))
+        index += 1
+        position += size
+
+    for instance in instances:
+        wanted = instance.nodes[0].settings["sglang_nnodes"] or 1
+        if len(instance.nodes) != wanted:
+            hosts = ", ".join(n.host for n in instance.nodes)
+            if len(instance.nodes) < wanted:
+                fix = ("add %d more host(s) to %s for this instance, or set sglang_nnodes to %d."
+                       % (wanted - len(instance.nodes), group, len(instance.nodes)))
+            else:
+                fix = "set sglang_nnodes to %d or split the hosts into instances with sglang_instance." % len(instance.nodes)
+            errors.append(Finding(
+                "sglang_nnodes", "instance_complete",
+                "the instance has %d host(s) (%s) but sglang_nnodes is %d." % (len(instance.nodes), hosts, wanted),
+                fix, instance=instance.name))
+    return instances
+
+
+def _agree(instance: _Instance, errors: List[Finding]) -> None:
+    """Instance-level settings must be the same on every node; keep rank 0's."""
+    first = instance.nodes[0].settings
+    for name in INSTANCE_VARIABLES:
+        values = [(node.host, node.settings[name]) for node in instance.nodes]
+        if any(value != first[name] for _, value in values):
+            seen = ", ".join("%s: %r" % pair for pair in values)
+            errors.append(Finding(
+                name, "instance_consistent",
+                "%s differs across the nodes of one instance (%s)." % (name, seen),
+                "set %s once for all hosts of %s (group_vars), or give the hosts different sglang_instance names."
+                % (name, instance.name), instance=instance.name))
+    instance.settings = {name: first[name] for name in INSTANCE_VARIABLES}
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_parallelism(instance: _Instance, errors: List[Finding], loader: Callable, cache: Dict) -> Optional[int]:
+    settings = instance.settings
+    model = settings["sglang_model_path"]
+    if model is None or settings["sglang_tp_size"] is None:
+        return None  # already reported as missing
+    model_config = settings["sglang_model_config"]
+    key = (model, repr(sorted(model_config.items())) if model_config else None)
+    if key not in cache:
+        try:
+            cache[key] = loader(model, model_config)[0]
+        except ModelConfigError as error:
+            cache[key] = error
+    config = cache[key]
+    if isinstance(config, ModelConfigError):
+        errors.append(Finding(
+            "sglang_model_config", "model_config_known", str(config),
+            "set sglang_model_config: {num_attention_heads: N, num_key_value_heads: M} for %s, "
+            "or use a model the controller knows." % model, instance=instance.name))
+        return None
+    report = check_parallelism(
+        config,
+        tp_size=settings["sglang_tp_size"],
+        dp_size=settings["sglang_dp_size"],
+        pp_size=settings["sglang_pp_size"],
+        ep_size=settings["sglang_ep_size"],
+        enable_dp_attention=settings["sglang_enable_dp_attention"],
+        ep_num_redundant_experts=settings["sglang_ep_num_redundant_experts"],
+        nnodes=settings["sglang_nnodes"],
+        gpus_per_node=settings["sglang_gpus_per_node"],
+    )
+    for problem in report.errors:
+        errors.append(Finding("sglang_" + problem.variable, problem.rule, problem.message, problem.fix,
+                              instance=instance.name))
+    return report.attn_tp_size
+
+
+def _check_unknown_variables(host: str, hostvars: Mapping[str, Any], known: frozenset,
+                             errors: List[Finding]) -> None:
+    for name in sorted(hostvars):
+        if not name.startswith("sglang_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        fix = ("did you mean %s? Rename it." % close[0]) if close else (
+            "remove it, or see the variable list in README.md (known: the inventory contract "
+            "and every role's meta/argument_specs.yml).")
+        errors.append(Finding(name, "unknown_variable",
+                              "%s is not a variable of gpufleet.sglang, so it would be silently ignored." % name,
+                              fix, host=host))
+
+
+def _check_env(node: _Node, errors: List[Finding]) -> None:
+    for name, value in node.settings["sglang_env"].items():
+        def error(rule: str, message: str, fix: str, variable: str = "sglang_env") -> None:
+            errors.append(Finding(variable, rule, message, fix, host=node.host))
+
+        if not isinstance(value, (str, int, float, bool)):
+            error("env_scalar", "sglang_env.%s = %r is not a string or number." % (name, value),
+                  "give environment variables scalar values.")
+        elif name.startswith("SGL_"):
+            error("env_deprecated", "sglang_env.%s uses the deprecated SGL_ prefix, which SGLang no longer reads."
+                  % name, "rename it to SGLANG_%s." % name[len("SGL_"):])
+        elif name in SECRET_ENV_NAMES:
+            error("secret_in_env", "sglang_env.%s holds a secret in plain configuration." % name,
+                  "set %s (from Ansible Vault) instead; it is written only to the 0600 EnvironmentFile."
+                  % SECRET_ENV_NAMES[name])
+        elif name == "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK":
+            try:
+                tokens = int(value)
+            except (TypeError, ValueError):
+                tokens = None
+            if tokens is None or not 0 < tokens <= MAX_DEEPEP_DISPATCH_TOKENS:
+                error("deepep_dispatch_tokens",
+                      "sglang_env.%s = %r: DeepEP's low-latency kernels support at most %d tokens per rank."
+                      % (name, value, MAX_DEEPEP_DISPATCH_TOKENS),
+                      "set it to %d or less (lower --cuda-graph-max-bs accordingly)." % MAX_DEEPEP_DISPATCH_TOKENS)
+
+
+def _check_server_args(instance: _Instance, errors: List[Finding]) -> None:
+    for name, value in instance.settings["sglang_server_args"].items():
+        flag = str(name).lstrip("-").replace("_", "-")
+        if flag in MANAGED_FLAGS:
+            errors.append(Finding(
+                "sglang_server_args", "managed_flag",
+                "sglang_server_args sets --%s, which the plan writes itself." % flag,
+                "remove it from sglang_server_args and use %s." % MANAGED_FLAGS[flag], instance=instance.name))
+        elif isinstance(value, Mapping) or value is False:
+            errors.append(Finding(
+                "sglang_server_args", "server_arg_value",
+                "sglang_server_args.%s = %r: values are scalars, true (bare flag) or lists (repeated)." % (name, value),
+                "give a scalar, true or a list; drop the key to leave the flag out.", instance=instance.name))
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _server_arg_tokens(server_args: Mapping[str, Any]) -> List[str]:
+    tokens: List[str] = []
+    for name, value in server_args.items():
+        flag = "--" + str(name).lstrip("-").replace("_", "-")
+        if value is True:
+            tokens.append(flag)
+        elif isinstance(value, (list, tuple)):
+            tokens.append(flag)
+            tokens.extend(str(item) for item in value)
+        elif value is not None:
+            tokens.extend((flag, str(value)))
+    return tokens
+
+
+def _uses_dist_init(settings: Mapping[str, Any]) -> bool:
+    return settings["sglang_nnodes"] > 1 or bool(settings["sglang_enable_dp_attention"])
+
+
+def _dist_init_ports(settings: Mapping[str, Any]) -> List[Tuple[int, str]]:
+    if not _uses_dist_init(settings):
+        return []
+    base = settings["sglang_dist_init_port"]
+    ports = [(base, "dist-init")]
+    if settings["sglang_enable_dp_attention"]:
+        top = max(DP_ATTENTION_HANDSHAKE_DELTA, DP_ATTENTION_FIXED_PORTS + settings["sglang_dp_size"])
+        ports.extend((base + delta, "dist-init block (DP attention)") for delta in range(1, top + 1))
+    return ports
+
+
+def _ib_device_arg(value: Any) -> Optional[str]:
+    if value == "auto":
+        return None  # host preflight resolves it to the nearest active HCA per GPU
+    return ",".join(value) if isinstance(value, list) else value
+
+
+def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Optional[str]) -> dict:
+    settings = instance.settings
+    gpu_ids = list(range(settings["sglang_base_gpu_id"], settings["sglang_base_gpu_id"] + settings["sglang_gpus_per_node"]))
+    argv = [
+        node.settings["sglang_venv_dir"].rstrip("/") + "/bin/python", "-m", "sglang.launch_server",
+        "--model-path", settings["sglang_model_path"],
+        "--host", node.settings["sglang_host"],
+        "--port", str(settings["sglang_port"]),
+        "--tp-size", str(settings["sglang_tp_size"]),
+    ]
+    for flag, name, default in (("--dp-size", "sglang_dp_size", 1), ("--pp-size", "sglang_pp_size", 1),
+                                ("--ep-size", "sglang_ep_size", 1),
+                                ("--ep-num-redundant-experts", "sglang_ep_num_redundant_experts", 0)):
+        if settings[name] != default:
+            argv.extend((flag, str(settings[name])))
+    if settings["sglang_enable_dp_attention"]:
+        argv.append("--enable-dp-attention")
+    if _uses_dist_init(settings):
+        argv.extend(("--nnodes", str(settings["sglang_nnodes"]), "--node-rank", str(rank),
+                     "--dist-init-addr", "%s:%d" % (instance.nodes[0].address, settings["sglang_dist_init_port"])))
+    argv.extend(("--base-gpu-id", str(settings["sglang_base_gpu_id"])))
+    ports = [{"port": settings["sglang_port"], "purpose": "http"}]
+    if instance.role != "regular":
+        argv.extend(("--disaggregation-mode", instance.role, "--disaggregation-transfer-backend", backend))
+        if instance.role == "prefill":
+            argv.extend(("--disaggregation-bootstrap-port", str(settings["sglang_bootstrap_port"])))
+            ports.append({"port": settings["sglang_bootstrap_port"], "purpose": "bootstrap"})
+        ib_device = _ib_device_arg(node.settings["sglang_ib_device"])
+        if ib_device:
+            argv.extend(("--disaggregation-ib-device", ib_device))
+    argv.extend(_server_arg_tokens(settings["sglang_server_args"]))
+    ports.extend({"port": port, "purpose": purpose} for port, purpose in _dist_init_ports(settings))
+
+    env: Dict[str, str] = {}
+    interface = node.settings["sglang_network_interface"]
+    if interface:
+        env.update(NCCL_SOCKET_IFNAME=interface, GLOO_SOCKET_IFNAME=interface, SGLANG_LOCAL_IP_NIC=interface)
+    env.update({str(k): _env_value(v) for k, v in node.settings["sglang_env"].items()})
+    return {
+        "host": node.host,
+        "address": node.address,
+        "machine": node.machine,
+        "kind": "worker",
+        "role": instance.role,
+        "instance": instance.name,
+        "node_rank": rank,
+        "unit": "sglang-%s" % _unit_safe(instance.name),
+        "gpu_ids": gpu_ids,
+        "ports": ports,
+        "argv": argv,
+        "env": env,
+        "secret_env": {SECRET_VARIABLES[name]: name for name in node.settings["secrets"]},
+    }
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _unit_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+
+
+def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
+    settings = node.settings
+    port = settings["sglang_router_port"]
+    if settings["sglang_router_implementation"] == "smg":
+        argv = [settings["sglang_router_venv_dir"].rstrip("/") + "/bin/smg", "launch"]
+    else:
+        argv = [settings["sglang_router_venv_dir"].rstrip("/") + "/bin/python", "-m", "sglang_router.launch_router"]
+    if mode == "pd":
+        argv.append("--pd-disaggregation")
+        for instance in instances:
+            if instance.role == "prefill":
+                # Without the port, the router assumes the prefill has no bootstrap server.
+                argv.extend(("--prefill", _instance_url(instance), str(instance.settings["sglang_bootstrap_port"])))
+        for instance in instances:
+            if instance.role == "decode":
+                argv.extend(("--decode", _instance_url(instance)))
+    else:
+        argv.append("--worker-urls")
+        argv.extend(_instance_url(instance) for instance in instances)
+    argv.extend(("--host", settings["sglang_router_host"], "--port", str(port),
+                 "--prometheus-port", str(settings["sglang_router_metrics_port"])))
+    if settings["sglang_router_policy"]:
+        argv.extend(("--policy", settings["sglang_router_policy"]))
+    return {
+        "host": node.host,
+        "address": node.address,
+        "machine": node.machine,
+        "kind": "router",
+        "role": "router",
+        "instance": "router",
+        "node_rank": None,
+        "unit": "sglang-router",
+        "gpu_ids": [],
+        "ports": [{"port": port, "purpose": "router http"},
+                  {"port": settings["sglang_router_metrics_port"], "purpose": "router metrics"}],
+        "argv": argv,
+        "env": {},
+        "secret_env": {},
+    }
+
+
+def _format_address(address: str) -> str:
+    return "[%s]" % address if ":" in address and not address.startswith("[") else address
+
+
+def _instance_url(instance: _Instance) -> str:
+    return "http://%s:%d" % (_format_address(instance.nodes[0].address), instance.settings["sglang_port"])
+
+
+def _instance_record(instance: _Instance, attn_tp_size: Optional[int], backend: Optional[str]) -> dict:
+    settings = instance.settings
+    base = settings["sglang_base_gpu_id"]
+    master = instance.nodes[0]
+    return {
+        "name": instance.name,
+        "role": instance.role,
+        "group": instance.group,
+        "model_path": settings["sglang_model_path"],
+        "nnodes": settings["sglang_nnodes"],
+        "gpus_per_node": settings["sglang_gpus_per_node"],
+        "base_gpu_id": base,
+        "gpu_ids": list(range(base, base + settings["sglang_gpus_per_node"])),
+        "tp_size": settings["sglang_tp_size"],
+        "dp_size": settings["sglang_dp_size"],
+        "pp_size": settings["sglang_pp_size"],
+        "ep_size": settings["sglang_ep_size"],
+        "enable_dp_attention": settings["sglang_enable_dp_attention"],
+        "attn_tp_size": attn_tp_size,
+        "port": settings["sglang_port"],
+        "url": _instance_url(instance),
+        "bootstrap_port": settings["sglang_bootstrap_port"] if instance.role == "prefill" else None,
+        "dist_init_addr": ("%s:%d" % (master.address, settings["sglang_dist_init_port"])
+                           if _uses_dist_init(settings) else None),
+        "transfer_backend": backend,
+        "master": master.host,
+        "master_address": master.address,
+        "nodes": [{"host": n.host, "address": n.address, "machine": n.machine, "node_rank": rank}
+                  for rank, n in enumerate(instance.nodes)],
+    }
+
+
+# ---------------------------------------------------------------- machine checks
+
+
+def _check_gpu_ranges(services: List[dict], nodes: Mapping[str, _Node], errors: List[Finding]) -> None:
+    by_machine: Dict[str, List[dict]] = {}
+    for service in services:
+        if service["kind"] == "worker":
+            by_machine.setdefault(service["machine"], []).append(service)
+    for machine, workers in by_machine.items():
+        for service in workers:
+            capacity = nodes[service["host"]].settings["sglang_node_gpu_count"]
+            if service["gpu_ids"] and service["gpu_ids"][-1] >= capacity:
+                errors.append(Finding(
+                    "sglang_base_gpu_id", "gpu_range_fits",
+                    "GPUs %s of %s do not exist on machine %s, which has %d GPUs (sglang_node_gpu_count)."
+                    % (_gpu_range(service["gpu_ids"]), service["instance"], machine, capacity),
+                    "lower sglang_base_gpu_id or sglang_gpus_per_node so that base + count <= %d." % capacity,
+                    instance=service["instance"], host=service["host"]))
+        for index, first in enumerate(workers):
+            for second in workers[index + 1:]:
+                shared = sorted(set(first["gpu_ids"]) & set(second["gpu_ids"]))
+                if shared:
+                    errors.append(Finding(
+                        "sglang_base_gpu_id", "gpu_ranges_disjoint",
+                        "%s (%s, GPUs %s) and %s (%s, GPUs %s) share GPUs %s on machine %s."
+                        % (first["instance"], first["host"], _gpu_range(first["gpu_ids"]), second["instance"],
+                           second["host"], _gpu_range(second["gpu_ids"]), _gpu_range(shared), machine),
+                        "give %s sglang_base_gpu_id %d (after the other's range) or put it on another machine."
+                        % (second["host"], first["gpu_ids"][-1] + 1),
+                        instance=second["instance"], host=second["host"]))
+
+
+def _gpu_range(gpu_ids: Sequence[int]) -> str:
+    if not gpu_ids:
+        return "none"
+    return "%d-%d" % (gpu_ids[0], gpu_ids[-1]) if len(gpu_ids) > 1 else str(gpu_ids[0])
+
+
+_PORT_VARIABLE = {
+    "http": "sglang_port",
+    "bootstrap": "sglang_bootstrap_port",
+    "dist-init": "sglang_dist_init_port",
+    "dist-init block (DP attention)": "sglang_dist_init_port",
+    "router http": "sglang_router_port",
+    "router metrics": "sglang_router_metrics_port",
+}
+
+
+def _check_ports(services: List[dict], errors: List[Finding]) -> None:
+    """Two binds of one TCP port on one machine cannot both start: one error per pair of binders."""
+    owner: Dict[Tuple[str, int], Tuple[int, str]] = {}
+    clashes: Dict[Tuple[int, int], List[Tuple[int, str, str]]] = {}
+    for index, service in enumerate(services):
+        for entry in service["ports"]:
+            key = (service["machine"], entry["port"])
+            if key in owner:
+                first, first_purpose = owner[key]
+                clashes.setdefault((first, index), []).append((entry["port"], first_purpose, entry["purpose"]))
+            else:
+                owner[key] = (index, entry["purpose"])
+    for (first_index, index), clash in clashes.items():
+        first, service = services[first_index], services[index]
+        ports = [port for port, _, _ in clash]
+        variable = _PORT_VARIABLE[clash[0][2]]
+        errors.append(Finding(
+            variable, "ports_disjoint",
+            "on machine %s, %s %s of %s (%s: %s) %s also bound by %s (%s: %s)." % (
+                service["machine"], "ports" if len(ports) > 1 else "port", _port_list(ports), service["instance"],
+                service["host"], _purposes(c[2] for c in clash), "are" if len(ports) > 1 else "is",
+                first["instance"], first["host"], _purposes(c[1] for c in clash)),
+            "give %s a different %s; DP attention reserves dist_init_port..dist_init_port+%d, so keep the "
+            "dist-init ports of instances on one machine at least %d apart." % (
+                service["host"], variable, DP_ATTENTION_HANDSHAKE_DELTA, DP_ATTENTION_HANDSHAKE_DELTA + 1),
+            instance=service["instance"], host=service["host"]))
+
+
+def _purposes(purposes: Iterable[str]) -> str:
+    return ", ".join(sorted(set(purposes)))
+
+
+def _port_list(ports: Sequence[int]) -> str:
+    return "%d-%d" % (ports[0], ports[-1]) if len(ports) > 2 else ", ".join(map(str, ports))
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def build_plan(
+    groups: Mapping[str, Sequence[str]],
+    hostvars: Mapping[str, Mapping[str, Any]],
+    known_variables: Iterable[str] = (),
+    model_config_loader: Callable = load_model_config,
+) -> PlanResult:
+    """Turn inventory ``groups`` and ``hostvars`` into the plan (docs/plan-format.md)."""
+    errors: List[Finding] = []
+    warnings: List[Finding] = []
+    known = known_variable_names(known_variables)
+
+    membership: Dict[str, str] = {}
+    nodes_by_role: Dict[str, List[_Node]] = {}
+    all_nodes: Dict[str, _Node] = {}
+    for group, role in GPU_GROUPS:
+        for host in groups.get(group, ()):
+            if host in membership:
+                errors.append(Finding(
+                    group, "one_gpu_group",
+                    "host %s is in both %s and %s." % (host, membership[host], group),
+                    "keep each GPU host in exactly one of sglang_workers, sglang_prefill, sglang_decode; "
+                    "use an alias (another inventory name with the same ansible_host) for a second instance "
+                    "on one machine.", host=host))
+                continue
+            membership[host] = group
+            node = _read_host(host, group, role, hostvars.get(host, {}), errors)
+            nodes_by_role.setdefault(role, []).append(node)
+            all_nodes[host] = node
+
+    routers = []
+    for host in groups.get(ROUTER_GROUP, ()):
+        if host in all_nodes:
+            routers.append(all_nodes[host])
+        else:
+            routers.append(_read_host(host, ROUTER_GROUP, "router", hostvars.get(host, {}), errors, ROUTER_VARIABLES))
+    for host in sorted(set(membership) | {node.host for node in routers}):
+        _check_unknown_variables(host, hostvars.get(host, {}), known, errors)
+    for node in all_nodes.values():
+        _check_env(node, errors)
+
+    regular = nodes_by_role.get("regular", [])
+    disaggregated = nodes_by_role.get("prefill", []) or nodes_by_role.get("decode", [])
+    mode = "pd" if disaggregated else "regular"
+    if not all_nodes:
+        errors.append(Finding("sglang_workers", "gpu_hosts_present",
+                              "the inventory has no host in sglang_workers, sglang_prefill or sglang_decode.",
+                              "add the GPU hosts to sglang_workers (regular) or to sglang_prefill and "
+                              "sglang_decode (disaggregated)."))
+    if regular and disaggregated:
+        errors.append(Finding("sglang_workers", "one_mode",
+                              "the inventory mixes regular workers (sglang_workers) with prefill/decode hosts.",
+                              "deploy regular and disaggregated serving from separate inventories."))
+    if mode == "pd":
+        for group, role in GPU_GROUPS[1:]:
+            if not nodes_by_role.get(role):
+                errors.append(Finding(group, "pd_roles_present",
+                                      "disaggregated serving needs at least one %s instance; %s is empty." % (role, group),
+                                      "add at least one GPU host to %s." % group))
+        if not routers:
+            errors.append(Finding(ROUTER_GROUP, "pd_router_present",
+                                  "disaggregated serving needs a router in front of prefill and decode; "
+                                  "sglang_router is empty.",
+                                  "add a host (a CPU machine is enough) to sglang_router."))
+
+    instances: List[_Instance] = []
+    for group, role in GPU_GROUPS:
+        instances.extend(_form_instances(nodes_by_role.get(role, []), role, group, errors))
+    seen_names: Dict[str, _Instance] = {}
+    for instance in instances:
+        if instance.name in seen_names:
+            errors.append(Finding("sglang_instance", "instance_names_unique",
+                                  "instance name %s is used in %s and %s." % (instance.name,
+                                                                              seen_names[instance.name].group,
+                                                                              instance.group),
+                                  "give each instance its own sglang_instance name.", instance=instance.name))
+        seen_names[instance.name] = instance
+        _agree(instance, errors)
+        _check_server_args(instance, errors)
+
+    attn_tp: Dict[str, Optional[int]] = {}
+    cache: Dict = {}
+    for instance in instances:
+        attn_tp[instance.name] = _check_parallelism(instance, errors, model_config_loader, cache)
+
+    backend = None
+    model_path = None
+    if mode == "pd":
+        pd_instances = [i for i in instances if i.role in ("prefill", "decode")]
+        for name, rule, label in (("sglang_model_path", "pd_one_model", "model"),
+                                  ("sglang_transfer_backend", "pd_one_backend", "transfer backend")):
+            values = sorted({str(i.settings[name]) for i in pd_instances})
+            if len(values) > 1:
+                errors.append(Finding(name, rule,
+                                      "prefill and decode instances use different %ss: %s." % (label, ", ".join(values)),
+                                      "set one %s for sglang_prefill and sglang_decode (e.g. in group_vars/sglang_nodes)."
+                                      % name))
+        if pd_instances:
+            backend = pd_instances[0].settings["sglang_transfer_backend"]
+            model_path = pd_instances[0].settings["sglang_model_path"]
+        if backend == "nixl":
+            prefill_tp = sorted({attn_tp[i.name] for i in pd_instances if i.role == "prefill" and attn_tp[i.name]})
+            decode_tp = sorted({attn_tp[i.name] for i in pd_instances if i.role == "decode" and attn_tp[i.name]})
+            if prefill_tp and decode_tp and prefill_tp != decode_tp:
+                warnings.append(Finding(
+                    "sglang_tp_size", "nixl_attn_tp_mismatch",
+                    "prefill attention-TP %s differs from decode attention-TP %s; SGLang's NIXL backend fails "
+                    "such transfers with NIXL_ERR_NOT_FOUND." % (prefill_tp, decode_tp),
+                    "use the same attention-TP size (tp, or tp/dp with DP attention) on both sides, or "
+                    "sglang_transfer_backend: mooncake."))
+    else:
+        models = {i.settings["sglang_model_path"] for i in instances}
+        model_path = models.pop() if len(models) == 1 else None
+
+    if errors:
+        return PlanResult(None, errors, warnings)
+
+    services: List[dict] = []
+    for instance in instances:
+        for rank, node in enumerate(instance.nodes):
+            services.append(_worker_service(instance, node, rank, backend))
+    for node in routers:
+        services.append(_router_service(node, instances, mode))
+    _check_gpu_ranges(services, all_nodes, errors)
+    _check_ports(services, errors)
+    if errors:
+        return PlanResult(None, errors, warnings)
+
+    router = None
+    if routers:
+        first = routers[0]
+        port = first.settings["sglang_router_port"]
+        router = {"host": first.host, "address": first.address, "port": port,
+                  "url": "http://%s:%d" % (_format_address(first.address), port),
+                  "hosts": [node.host for node in routers]}
+    links = [{"prefill": p.name, "decode": d.name, "backend": backend}
+             for p in instances if p.role == "prefill" for d in instances if d.role == "decode"]
+    plan = {
+        "schema_version": SCHEMA_VERSION,
+        "mode": mode,
+        "model_path": model_path,
+        "transfer_backend": backend,
+        "instances": [_instance_record(i, attn_tp[i.name], backend) for i in instances],
+        "router": router,
+        "links": links,
+        "services": services,
+        "warnings": [w.to_dict() for w in warnings],
+    }
+    return PlanResult(plan, errors, warnings)
