@@ -21,7 +21,7 @@ description:
     Secret variables (C(sglang_hf_token), C(sglang_api_key)) are checked for presence, never read.
   - The plan format is documented in C(docs/plan-format.md) of the collection.
 author:
-  - gpufleet.sglang contributors
+  - gpufleet.sglang contributors (@gpufleet)
 options: {}
 attributes:
   action:
