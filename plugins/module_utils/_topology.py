@@ -156,7 +156,7 @@ class Finding:
         if self.instance:
             parts.append("instance %s" % self.instance)
         if self.host:
-            parts.append("host %s" % self.host)
+            parts.append("%s %s" % ("hosts" if ", " in self.host else "host", self.host))
         return ", ".join(parts) or "inventory"
 
     def __str__(self) -> str:
@@ -171,6 +171,18 @@ class PlanResult:
     plan: Optional[dict]
     errors: List[Finding] = field(default_factory=list)
     warnings: List[Finding] = field(default_factory=list)
+
+
+def _merge_hosts(findings: List[Finding]) -> List[Finding]:
+    """One finding per problem: a group variable wrong on ten hosts is one error naming the ten."""
+    merged: Dict[Tuple, Finding] = {}
+    for finding in findings:
+        key = (finding.variable, finding.rule, finding.message, finding.fix, finding.instance)
+        if key in merged and finding.host:
+            merged[key].host = "%s, %s" % (merged[key].host, finding.host)
+        else:
+            merged[key] = Finding(**finding.to_dict())
+    return list(merged.values())
 
 
 def known_variable_names(extra: Iterable[str] = ()) -> frozenset:
@@ -839,7 +851,7 @@ def build_plan(
         model_path = models.pop() if len(models) == 1 else None
 
     if errors:
-        return PlanResult(None, errors, warnings)
+        return PlanResult(None, _merge_hosts(errors), warnings)
 
     services: List[dict] = []
     for instance in instances:
@@ -850,7 +862,7 @@ def build_plan(
     _check_gpu_ranges(services, all_nodes, errors)
     _check_ports(services, errors)
     if errors:
-        return PlanResult(None, errors, warnings)
+        return PlanResult(None, _merge_hosts(errors), warnings)
 
     router = None
     if routers:
