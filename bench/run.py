@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright (c) 2026 gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -29,7 +29,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-import conftest  # noqa: E402,F401  (puts the checkout on sys.path as ansible_collections.gpufleet.sglang)
+import conftest  # noqa: E402,F401  pylint: disable=unused-import  (puts the checkout on sys.path as ansible_collections.gpufleet.sglang)
 
 from ansible.inventory.manager import InventoryManager  # noqa: E402
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
@@ -75,14 +75,14 @@ def load_inventory(path: Path):
     inventory = InventoryManager(loader=loader, sources=[str(path)])
     variables = VariableManager(loader=loader, inventory=inventory)
     groups = {name: [h.name for h in inventory.groups[name].get_hosts()] if name in inventory.groups else []
-              for name in [g for g, _ in GPU_GROUPS] + [ROUTER_GROUP]}
+              for name in [group for group, _role in GPU_GROUPS] + [ROUTER_GROUP]}
     return groups, HostVars(inventory=inventory, variable_manager=variables, loader=loader)
 
 
 def timed(function, repeat: int):
     samples = []
     result = None
-    for _ in range(repeat):
+    for _repetition in range(repeat):
         start = time.perf_counter()
         result = function()
         samples.append(time.perf_counter() - start)
@@ -92,11 +92,11 @@ def timed(function, repeat: int):
 def measure(name: str, inventory: Path, repeat: int, known: set) -> dict:
     groups, hostvars = load_inventory(inventory)
     hosts = sorted({h for members in groups.values() for h in members})
-    read_time, (plain, _) = timed(lambda: ActionModule._plain_hostvars(hostvars, hosts), repeat)
+    read_time, (plain, _template_errors) = timed(lambda: ActionModule._plain_hostvars(hostvars, hosts), repeat)
     plan_time, outcome = timed(lambda: build_plan(groups, plain, known), repeat)
     assert not outcome.errors, [str(e) for e in outcome.errors]
-    markdown_time, _ = timed(lambda: render_markdown(outcome.plan), repeat)
-    svg_time, _ = timed(lambda: render_svg(outcome.plan), repeat)
+    markdown_time, _markdown = timed(lambda: render_markdown(outcome.plan), repeat)
+    svg_time, _svg = timed(lambda: render_svg(outcome.plan), repeat)
     return {"fleet": name, "gpu_nodes": len(hosts) - len(groups[ROUTER_GROUP]),
             "instances": len(outcome.plan["instances"]), "services": len(outcome.plan["services"]),
             "read_hostvars_s": read_time, "build_plan_s": plan_time,

@@ -38,11 +38,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         self._supports_check_mode = True
-        _, args = self.validate_argument_spec(argument_spec={})
-        del args
+        self.validate_argument_spec(argument_spec={})
 
         groups = task_vars.get("groups", {})
-        fleet_groups = {g: list(groups.get(g, ())) for g, _ in GPU_GROUPS}
+        fleet_groups = {group: list(groups.get(group, ())) for group, _role in GPU_GROUPS}
         fleet_groups[ROUTER_GROUP] = list(groups.get(ROUTER_GROUP, ()))
         hosts = sorted({h for members in fleet_groups.values() for h in members})
         hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts)

@@ -44,7 +44,7 @@ def _runs(numbered: Iterable[Tuple[int, str]]) -> List[Tuple[str, str]]:
 
 def _gpu_range(gpu_ids: Sequence[int]) -> str:
     """``0-7`` for a contiguous range, ``0-3,6`` with gaps."""
-    return ",".join(span for span, _ in _runs((gpu, "") for gpu in gpu_ids)) or "none"
+    return ",".join(span for span, _purpose in _runs((gpu, "") for gpu in gpu_ids)) or "none"
 
 
 def _port_list(ports: Sequence[Dict[str, Any]]) -> str:

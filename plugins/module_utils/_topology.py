@@ -361,7 +361,7 @@ def _agree(instance: _Instance, errors: List[Finding]) -> None:
     first = instance.nodes[0].settings
     for name in INSTANCE_VARIABLES:
         values = [(node.host, node.settings[name]) for node in instance.nodes]
-        if any(value != first[name] for _, value in values):
+        if any(value != first[name] for _host, value in values):
             seen = ", ".join("%s: %r" % pair for pair in values)
             errors.append(Finding(
                 name, "instance_consistent",
@@ -712,7 +712,7 @@ def _check_ports(services: List[dict], errors: List[Finding]) -> None:
                 owner[key] = (index, entry["purpose"])
     for (first_index, index), clash in clashes.items():
         first, service = services[first_index], services[index]
-        ports = [port for port, _, _ in clash]
+        ports = [port for port, _first_purpose, _purpose in clash]
         variable = _PORT_VARIABLE[clash[0][2]]
         errors.append(Finding(
             variable, "ports_disjoint",

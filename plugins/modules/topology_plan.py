@@ -32,8 +32,11 @@ attributes:
     description: Computes the same plan in check mode; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
   platform:
+    support: full
     platforms: all
+    description: Runs on the controller; the fleet's hosts are never contacted.
 seealso:
   - module: gpufleet.sglang.parallelism_check
   - module: gpufleet.sglang.ib_port_state

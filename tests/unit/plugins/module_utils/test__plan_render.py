@@ -68,8 +68,8 @@ def make_instance(name: str, role: str, nodes: Sequence[Tuple[str, str]], *, gpu
 
 def make_plan(*parts: Tuple[Dict[str, Any], List[Dict[str, Any]]], router: bool = False,
               backend: Optional[str] = None, warnings: Sequence[Dict[str, Any]] = ()) -> Dict[str, Any]:
-    instances = [instance for instance, _ in parts]
-    services = [service for _, worker_services in parts for service in worker_services]
+    instances = [instance for instance, _services in parts]
+    services = [service for _instance, worker_services in parts for service in worker_services]
     mode = "pd" if any(instance["role"] != "regular" for instance in instances) else "regular"
     models = {instance["model_path"] for instance in instances}
     router_record = None

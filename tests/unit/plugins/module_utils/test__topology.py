@@ -106,8 +106,8 @@ def test_urls_use_advertise_address_never_inventory_names():
 
 
 def test_sglang_router_implementation_uses_its_module():
-    plan = plan_of(prefill=["p0"], decode=["d0"], per_host={"r0": {"sglang_router_implementation": "sglang-router",
-                                                                     "sglang_router_policy": "cache_aware"}})
+    router_vars = {"sglang_router_implementation": "sglang-router", "sglang_router_policy": "cache_aware"}
+    plan = plan_of(prefill=["p0"], decode=["d0"], per_host={"r0": router_vars})
     (router,) = services(plan, "r0")
     assert router["argv"][:3] == ["/opt/sglang-router/venv/bin/python", "-m", "sglang_router.launch_router"]
     assert flag(router["argv"], "--policy") == "cache_aware"
@@ -239,8 +239,8 @@ def test_mixed_modes_and_empty_fleet():
 def test_missing_required_variables():
     groups, hostvars = fleet(workers=["g0"], routers=())
     del hostvars["g0"]["sglang_model_path"], hostvars["g0"]["sglang_tp_size"]
-    assert rules(build_plan(groups, hostvars).errors) == [("required", "sglang_model_path"),
-                                                           ("required", "sglang_tp_size")]
+    expected = [("required", "sglang_model_path"), ("required", "sglang_tp_size")]
+    assert rules(build_plan(groups, hostvars).errors) == expected
 
 
 def test_instance_members_must_agree():
@@ -257,8 +257,8 @@ def test_pd_model_and_backend_must_match_and_nixl_attn_tp_warns():
                                                                        "sglang_transfer_backend": "mooncake"}})
     assert ("pd_one_backend", "sglang_transfer_backend") in rules(errors)
     assert ("pd_one_model", "sglang_model_path") in rules(errors)
-    result = build_plan(*fleet(prefill=["p0"], decode=["d0"], per_host={"d0": {"sglang_tp_size": 4,
-                                                                              "sglang_gpus_per_node": 4}}))
+    narrow_decode = {"d0": {"sglang_tp_size": 4, "sglang_gpus_per_node": 4}}
+    result = build_plan(*fleet(prefill=["p0"], decode=["d0"], per_host=narrow_decode))
     assert not result.errors
     assert [w.rule for w in result.warnings] == ["nixl_attn_tp_mismatch"]
     assert "NIXL_ERR_NOT_FOUND" in result.warnings[0].message

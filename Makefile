@@ -1,0 +1,81 @@
+# gpufleet.sglang: developer and CI entry points. `make` lists them.
+# CI (.ci/run) prepares the machine and then runs `make test`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# Python for the venv: the first of these that runs. ansible-core 2.21 needs 3.12+.
+# (pyenv's python3.12 shim exists even where it fails, hence "runs", not "exists".)
+PYTHON ?= $(shell for p in python3.12 $$(ls -d $(HOME)/.pyenv/versions/3.12*/bin/python 2>/dev/null | sort -rV) python3; do \
+	"$$p" -c 'import sys' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+VENV       := .venv
+VENV_BIN   := $(CURDIR)/$(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+# Tools run from the venv, with it first on PATH (ansible-lint insists).
+RUN        := PATH="$(VENV_BIN):$$PATH"
+
+COLLECTION_LINK := .cache/collections/ansible_collections/gpufleet/sglang
+
+INVENTORY ?= inventories/examples/pd_1p1d
+PLAN_DIR  ?= plan
+
+.PHONY: help .venv collection-link plan lint sanity sanity-prep unit bench test test-all clean distclean
+
+help: ## List the targets
+	@echo "gpufleet.sglang: make TARGET"
+	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
+	@echo "Variables: INVENTORY=$(INVENTORY) PLAN_DIR=$(PLAN_DIR) PYTHON=$(PYTHON)"
+
+.venv: $(VENV_STAMP) ## Create .venv (Python 3.12) with requirements-dev.txt
+
+$(VENV_STAMP): requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "No Python found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "$(PYTHON) is older than 3.12, which ansible-core 2.21 needs: set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	"$(PYTHON)" -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+collection-link: ## Link .cache/collections/.../gpufleet/sglang to this checkout (ansible.cfg uses it)
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+plan: .venv collection-link ## Render the topology plan of INVENTORY into PLAN_DIR (no host contacted)
+	$(RUN) ansible-playbook playbooks/plan.yml -i $(INVENTORY) -e plan_dir=$(PLAN_DIR)
+
+lint: .venv collection-link ## ansible-lint (production profile), ruff, shellcheck (when installed)
+	$(RUN) ansible-lint
+	$(RUN) ruff check --config .ci/ruff.toml --cache-dir .cache/ruff .
+	@if command -v shellcheck >/dev/null; then \
+		echo "shellcheck .ci/run .ci/sanity"; shellcheck .ci/run .ci/sanity; \
+	else echo "shellcheck not installed: skipped (.ci/run installs it)"; fi
+
+sanity-prep: .venv ## Put the get-pip stand-in where ansible-test looks for it
+	.ci/sanity prep
+
+# ansible-test sanity on a copy of the tracked files at build/ansible_collections/gpufleet/sglang.
+# No test is skipped: all of them run offline once the get-pip stand-in is in place.
+# Pass more ansible-test options with SANITY_ARGS (e.g. SANITY_ARGS="--test pylint").
+sanity: .venv ## ansible-test sanity (see .ci/sanity)
+	.ci/sanity $(SANITY_ARGS)
+
+unit: .venv ## Unit tests (pytest tests/unit)
+	@rc=0; $(RUN) python -m pytest -q -p no:cacheprovider tests/unit || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "unit: no tests collected in tests/unit"; rc=0; fi; exit $$rc
+
+bench: .venv collection-link ## Benchmarks (bench/run.py)
+	$(RUN) python bench/run.py
+
+# What CI runs. Later issues add the Molecule scenarios here (e.g. `molecule`).
+test: lint sanity unit ## What CI runs: lint sanity unit
+
+test-all: test ## Everything, including slow suites (= test for now)
+
+clean: ## Remove build/, .cache/, plan/
+	rm -rf build .cache plan
+
+distclean: clean ## clean, and remove .venv
+	rm -rf $(VENV)
