@@ -22,7 +22,9 @@ COLLECTION_LINK := .cache/collections/ansible_collections/gpufleet/sglang
 INVENTORY ?= inventories/examples/pd_1p1d
 PLAN_DIR  ?= plan
 
-.PHONY: help .venv collection-link plan lint sanity sanity-prep unit bench test test-all clean distclean
+.PHONY: help .venv collection-link plan lint sanity sanity-prep unit upstream bench test test-all clean distclean
+
+UPSTREAM_VENV := .cache/upstream-venv
 
 help: ## List the targets
 	@echo "gpufleet.sglang: make TARGET"
@@ -50,7 +52,7 @@ lint: .venv collection-link ## ansible-lint (production profile), ruff, shellche
 	$(RUN) ansible-lint
 	$(RUN) ruff check --config .ci/ruff.toml --cache-dir .cache/ruff .
 	@if command -v shellcheck >/dev/null; then \
-		echo "shellcheck .ci/run .ci/sanity"; shellcheck .ci/run .ci/sanity; \
+		echo "shellcheck .ci/run .ci/sanity tests/upstream/setup-venv.sh"; shellcheck .ci/run .ci/sanity tests/upstream/setup-venv.sh; \
 	else echo "shellcheck not installed: skipped (.ci/run installs it)"; fi
 
 sanity-prep: .venv ## Put the get-pip stand-in where ansible-test looks for it
@@ -66,11 +68,15 @@ unit: .venv ## Unit tests (pytest tests/unit)
 	@rc=0; $(RUN) python -m pytest -q -p no:cacheprovider tests/unit || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "unit: no tests collected in tests/unit"; rc=0; fi; exit $$rc
 
+upstream: ## Every golden plan's argv through the real SGLang / smg / sglang-router parsers (Python 3.11 venv)
+	tests/upstream/setup-venv.sh
+	$(UPSTREAM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/upstream
+
 bench: .venv collection-link ## Benchmarks (bench/run.py)
 	$(RUN) python bench/run.py
 
 # What CI runs. Later issues add the Molecule scenarios here (e.g. `molecule`).
-test: lint sanity unit ## What CI runs: lint sanity unit
+test: lint sanity unit upstream ## What CI runs: lint sanity unit upstream
 
 test-all: test ## Everything, including slow suites (= test for now)
 

@@ -29,7 +29,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-import conftest  # noqa: E402,F401  pylint: disable=unused-import  (puts the checkout on sys.path as ansible_collections.gpufleet.sglang)
+# conftest puts the checkout on sys.path as ansible_collections.gpufleet.sglang.
+import conftest  # noqa: E402,F401  pylint: disable=unused-import
 
 from ansible.inventory.manager import InventoryManager  # noqa: E402
 from ansible.parsing.dataloader import DataLoader  # noqa: E402

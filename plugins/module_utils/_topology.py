@@ -23,6 +23,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._parallelism impor
     check_parallelism,
     load_model_config,
 )
+from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import DEFAULT_PROFILE, PROFILES
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +58,7 @@ INSTANCE_VARIABLES = (
     "sglang_bootstrap_port",
     "sglang_transfer_backend",
     "sglang_server_args",
+    "sglang_release_profile",
 )
 
 # Flags the plan writes itself; setting them through sglang_server_args would
@@ -73,6 +75,7 @@ MANAGED_FLAGS = {
     "ep-size": "sglang_ep_size",
     "ep": "sglang_ep_size",
     "enable-dp-attention": "sglang_enable_dp_attention",
+    "attn-dp-size": "sglang_dp_size with sglang_enable_dp_attention",
     "ep-num-redundant-experts": "sglang_ep_num_redundant_experts",
     "nnodes": "sglang_nnodes",
     "node-rank": "the inventory order (node ranks follow it)",
@@ -129,7 +132,8 @@ CONTRACT: Dict[str, Variable] = {
     "sglang_api_key": Variable("secret"),
     "sglang_router_port": Variable("port", 8000),
     "sglang_router_policy": Variable("str"),
-    # Added by the plan: named instances, machine size, install locations.
+    # Added by the plan: release, named instances, machine size, install locations.
+    "sglang_release_profile": Variable("str", DEFAULT_PROFILE, choices=tuple(PROFILES)),
     "sglang_instance": Variable("str"),
     "sglang_node_gpu_count": Variable("int", 8),
     "sglang_venv_dir": Variable("str", "/opt/sglang/venv"),
@@ -483,6 +487,16 @@ def _server_arg_tokens(server_args: Mapping[str, Any]) -> List[str]:
     return tokens
 
 
+def _data_parallel_flags(settings: Mapping[str, Any]) -> List[str]:
+    """DP attention is `--attn-dp-size N` from 0.5.23 on, `--dp-size N --enable-dp-attention` before."""
+    dp_size = settings["sglang_dp_size"]
+    if not settings["sglang_enable_dp_attention"]:
+        return ["--dp-size", str(dp_size)] if dp_size != 1 else []
+    if PROFILES[settings["sglang_release_profile"]]["attn_dp_size_flag"]:
+        return ["--attn-dp-size", str(dp_size)]
+    return ["--dp-size", str(dp_size), "--enable-dp-attention"]
+
+
 def _uses_dist_init(settings: Mapping[str, Any]) -> bool:
     return settings["sglang_nnodes"] > 1 or bool(settings["sglang_enable_dp_attention"])
 
@@ -514,13 +528,11 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "--port", str(settings["sglang_port"]),
         "--tp-size", str(settings["sglang_tp_size"]),
     ]
-    for flag, name, default in (("--dp-size", "sglang_dp_size", 1), ("--pp-size", "sglang_pp_size", 1),
-                                ("--ep-size", "sglang_ep_size", 1),
+    argv.extend(_data_parallel_flags(settings))
+    for flag, name, default in (("--pp-size", "sglang_pp_size", 1), ("--ep-size", "sglang_ep_size", 1),
                                 ("--ep-num-redundant-experts", "sglang_ep_num_redundant_experts", 0)):
         if settings[name] != default:
             argv.extend((flag, str(settings[name])))
-    if settings["sglang_enable_dp_attention"]:
-        argv.append("--enable-dp-attention")
     if _uses_dist_init(settings):
         argv.extend(("--nnodes", str(settings["sglang_nnodes"]), "--node-rank", str(rank),
                      "--dist-init-addr", "%s:%d" % (instance.nodes[0].address, settings["sglang_dist_init_port"])))
@@ -626,6 +638,7 @@ def _instance_record(instance: _Instance, attn_tp_size: Optional[int], backend: 
         "name": instance.name,
         "role": instance.role,
         "group": instance.group,
+        "release_profile": settings["sglang_release_profile"],
         "model_path": settings["sglang_model_path"],
         "nnodes": settings["sglang_nnodes"],
         "gpus_per_node": settings["sglang_gpus_per_node"],
@@ -826,7 +839,8 @@ def build_plan(
     if mode == "pd":
         pd_instances = [i for i in instances if i.role in ("prefill", "decode")]
         for name, rule, label in (("sglang_model_path", "pd_one_model", "model"),
-                                  ("sglang_transfer_backend", "pd_one_backend", "transfer backend")):
+                                  ("sglang_transfer_backend", "pd_one_backend", "transfer backend"),
+                                  ("sglang_release_profile", "pd_one_release", "release profile")):
             values = sorted({str(i.settings[name]) for i in pd_instances})
             if len(values) > 1:
                 errors.append(Finding(name, rule,

@@ -136,6 +136,28 @@ def test_4p9d_as_one_wide_or_four_narrow_prefill_instances(nnodes, instances):
     assert all(i["attn_tp_size"] == 1 for i in plan["instances"])
 
 
+@pytest.mark.parametrize("profile, expected", [
+    ("0.5.23", ["--attn-dp-size", "8"]),
+    ("0.5.8", ["--dp-size", "8", "--enable-dp-attention"]),
+])
+def test_dp_attention_flags_follow_the_release_profile(profile, expected):
+    plan = plan_of(workers=["g0"], routers=(), common={
+        "sglang_model_path": DEEPSEEK, "sglang_dp_size": 8, "sglang_enable_dp_attention": True,
+        "sglang_release_profile": profile})
+    argv = plan["services"][0]["argv"]
+    start = argv.index("--tp-size") + 2
+    assert argv[start:start + len(expected)] == expected
+    assert argv.count("--dp-size") == expected.count("--dp-size")
+    assert flag(argv, "--dist-init-addr") == "10.0.0.10:5000"
+
+
+def test_release_profile_is_one_of_the_profiles_and_one_per_pd_fleet():
+    errors = errors_of(prefill=["p0"], decode=["d0"], per_host={"d0": {"sglang_release_profile": "0.5.8"}})
+    assert rules(errors) == [("pd_one_release", "sglang_release_profile")]
+    (error,) = errors_of(workers=["g0"], routers=(), common={"sglang_release_profile": "0.4.0"})
+    assert (error.rule, error.variable) == ("type", "sglang_release_profile") and "0.5.23" in error.fix
+
+
 def test_aliases_split_one_machine_by_gpu_range():
     plan = plan_of(prefill=["box-p"], decode=["box-d"], routers=["box-r"],
                    common={"sglang_model_path": QWEN_7B, "sglang_tp_size": 4, "sglang_gpus_per_node": 4},
@@ -333,9 +355,9 @@ def test_unknown_model_without_config_names_the_fix():
 
 
 def test_role_argument_spec_variables_are_known():
-    groups, hostvars = fleet(workers=["g0"], routers=(), common={"sglang_release_profile": "0.5.8"})
-    assert rules(build_plan(groups, hostvars).errors) == [("unknown_variable", "sglang_release_profile")]
-    assert not build_plan(groups, hostvars, known_variables={"sglang_release_profile"}).errors
+    groups, hostvars = fleet(workers=["g0"], routers=(), common={"sglang_wheelhouse_dir": "0.5.8"})
+    assert rules(build_plan(groups, hostvars).errors) == [("unknown_variable", "sglang_wheelhouse_dir")]
+    assert not build_plan(groups, hostvars, known_variables={"sglang_wheelhouse_dir"}).errors
 
 
 # ------------------------------------------------------------ properties
