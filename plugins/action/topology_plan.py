@@ -14,6 +14,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import (
     GPU_GROUPS,
     ROUTER_GROUP,
+    Finding,
     SECRET_VARIABLES,
     build_plan,
 )
@@ -47,14 +48,14 @@ class ActionModule(ActionBase):
         hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts)
 
         outcome = build_plan(fleet_groups, hostvars, role_variable_names())
-        errors = template_errors + [str(e) for e in outcome.errors]
+        errors = template_errors + outcome.errors
         result["warnings"] = [str(w) for w in outcome.warnings]
         result["changed"] = False
         if errors:
             result["failed"] = True
-            result["errors"] = [e.to_dict() for e in outcome.errors]
+            result["errors"] = [e.to_dict() for e in errors]
             result["msg"] = "The inventory cannot be deployed (%d error%s); no host was contacted:\n%s" % (
-                len(errors), "" if len(errors) == 1 else "s", "\n".join("- " + e for e in errors))
+                len(errors), "" if len(errors) == 1 else "s", "\n".join("- %s" % e for e in errors))
             return result
         result["plan"] = outcome.plan
         return result
@@ -75,6 +76,8 @@ class ActionModule(ActionBase):
                 try:
                     values[name] = source[name]
                 except AnsibleError as error:
-                    errors.append("[host %s] %s (template): %s Fix: define what it refers to." % (host, name, error))
+                    errors.append(Finding(name, "template", "its template fails: %s." % str(error).rstrip("."),
+                                          "define the variables it refers to, or give it a literal value.",
+                                          host=host))
             plain[host] = values
         return plain, errors

@@ -864,15 +864,19 @@ def build_plan(
         models = {i.settings["sglang_model_path"] for i in instances}
         model_path = models.pop() if len(models) == 1 else None
 
-    if errors:
-        return PlanResult(None, _merge_hosts(errors), warnings)
-
+    # Machine checks need the services; build them from what is sound so far, so that a
+    # collision is reported together with the other errors instead of on the next run.
+    tainted_hosts = {f.host for f in errors if f.host}
+    tainted_instances = {f.instance for f in errors if f.instance}
+    sound = [i for i in instances
+             if i.name not in tainted_instances and not tainted_hosts & {n.host for n in i.nodes}]
     services: List[dict] = []
-    for instance in instances:
+    for instance in sound:
         for rank, node in enumerate(instance.nodes):
             services.append(_worker_service(instance, node, rank, backend))
     for node in routers:
-        services.append(_router_service(node, instances, mode))
+        if node.host not in tainted_hosts:
+            services.append(_router_service(node, sound, mode))
     _check_gpu_ranges(services, all_nodes, errors)
     _check_ports(services, errors)
     if errors:

@@ -84,6 +84,7 @@ def test_invalid_inventory_lists_every_error_and_writes_no_plan(tmp_path):
         "[instance prefill-0] sglang_tp_size (kv_heads_divisible)",
         "use tp_size in 1, 2, 4, 28",
         "sglang_transfer_backend (pd_one_backend)",
+        "[host decode-0] sglang_network_interface (template): its template fails: 'undefined_nic_name' is undefined.",
         "no host was contacted",
     ):
         assert expected in output, expected

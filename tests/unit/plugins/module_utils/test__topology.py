@@ -429,3 +429,11 @@ def test_instances_on_one_machine_overlap_iff_their_ranges_intersect(widths, shi
     overlapping = any(ranges[i] & ranges[j] for i in range(len(ranges)) for j in range(i + 1, len(ranges)))
     result = build_plan(*fleet(workers=hosts, routers=(), per_host=per_host))
     assert ("gpu_ranges_disjoint" in {e.rule for e in result.errors}) == overlapping
+
+
+def test_machine_collisions_are_reported_with_the_other_errors():
+    same_box = {"ansible_host": "10.9.9.9", "sglang_tp_size": 4, "sglang_gpus_per_node": 4}
+    errors = errors_of(prefill=["bp", "p9"], decode=["bd"], common={"sglang_model_path": QWEN_7B},
+                       per_host={"bp": same_box, "bd": same_box | {"sglang_base_gpu_id": 4},
+                                 "p9": {"sglang_tp_size": "eight"}})
+    assert rules(errors) == [("ports_disjoint", "sglang_port"), ("type", "sglang_tp_size")]
