@@ -750,20 +750,11 @@ def _port_list(ports: Sequence[int]) -> str:
 # ---------------------------------------------------------------- entry point
 
 
-def build_plan(
-    groups: Mapping[str, Sequence[str]],
-    hostvars: Mapping[str, Mapping[str, Any]],
-    known_variables: Iterable[str] = (),
-    model_config_loader: Callable = load_model_config,
-) -> PlanResult:
-    """Turn inventory ``groups`` and ``hostvars`` into the plan (docs/plan-format.md)."""
-    errors: List[Finding] = []
-    warnings: List[Finding] = []
-    known = known_variable_names(known_variables)
-
+def _collect_hosts(groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Mapping[str, Any]],
+                   errors: List[Finding]) -> Tuple[Dict[str, List[_Node]], List[_Node]]:
+    """GPU nodes by role, in inventory order, and the router hosts."""
     membership: Dict[str, str] = {}
     nodes_by_role: Dict[str, List[_Node]] = {}
-    all_nodes: Dict[str, _Node] = {}
     for group, role in GPU_GROUPS:
         for host in groups.get(group, ()):
             if host in membership:
@@ -775,25 +766,19 @@ def build_plan(
                     "on one machine.", host=host))
                 continue
             membership[host] = group
-            node = _read_host(host, group, role, hostvars.get(host, {}), errors)
-            nodes_by_role.setdefault(role, []).append(node)
-            all_nodes[host] = node
+            nodes_by_role.setdefault(role, []).append(_read_host(host, group, role, hostvars.get(host, {}), errors))
+    gpu_nodes = {node.host: node for nodes in nodes_by_role.values() for node in nodes}
+    routers = [gpu_nodes.get(host) or _read_host(host, ROUTER_GROUP, "router", hostvars.get(host, {}), errors,
+                                                 ROUTER_VARIABLES)
+               for host in groups.get(ROUTER_GROUP, ())]
+    return nodes_by_role, routers
 
-    routers = []
-    for host in groups.get(ROUTER_GROUP, ()):
-        if host in all_nodes:
-            routers.append(all_nodes[host])
-        else:
-            routers.append(_read_host(host, ROUTER_GROUP, "router", hostvars.get(host, {}), errors, ROUTER_VARIABLES))
-    for host in sorted(set(membership) | {node.host for node in routers}):
-        _check_unknown_variables(host, hostvars.get(host, {}), known, errors)
-    for node in all_nodes.values():
-        _check_env(node, errors)
 
+def _check_fleet_shape(nodes_by_role: Mapping[str, List[_Node]], routers: List[_Node], errors: List[Finding]) -> str:
+    """Regular or PD, and what each needs; returns the mode."""
     regular = nodes_by_role.get("regular", [])
     disaggregated = nodes_by_role.get("prefill", []) or nodes_by_role.get("decode", [])
-    mode = "pd" if disaggregated else "regular"
-    if not all_nodes:
+    if not regular and not disaggregated:
         errors.append(Finding("sglang_workers", "gpu_hosts_present",
                               "the inventory has no host in sglang_workers, sglang_prefill or sglang_decode.",
                               "add the GPU hosts to sglang_workers (regular) or to sglang_prefill and "
@@ -802,103 +787,135 @@ def build_plan(
         errors.append(Finding("sglang_workers", "one_mode",
                               "the inventory mixes regular workers (sglang_workers) with prefill/decode hosts.",
                               "deploy regular and disaggregated serving from separate inventories."))
-    if mode == "pd":
-        for group, role in GPU_GROUPS[1:]:
-            if not nodes_by_role.get(role):
-                errors.append(Finding(group, "pd_roles_present",
-                                      "disaggregated serving needs at least one %s instance; %s is empty." % (role, group),
-                                      "add at least one GPU host to %s." % group))
-        if not routers:
-            errors.append(Finding(ROUTER_GROUP, "pd_router_present",
-                                  "disaggregated serving needs a router in front of prefill and decode; "
-                                  "sglang_router is empty.",
-                                  "add a host (a CPU machine is enough) to sglang_router."))
+    if not disaggregated:
+        return "regular"
+    for group, role in GPU_GROUPS[1:]:
+        if not nodes_by_role.get(role):
+            errors.append(Finding(group, "pd_roles_present",
+                                  "disaggregated serving needs at least one %s instance; %s is empty." % (role, group),
+                                  "add at least one GPU host to %s." % group))
+    if not routers:
+        errors.append(Finding(ROUTER_GROUP, "pd_router_present",
+                              "disaggregated serving needs a router in front of prefill and decode; "
+                              "sglang_router is empty.",
+                              "add a host (a CPU machine is enough) to sglang_router."))
+    return "pd"
 
+
+def _all_instances(nodes_by_role: Mapping[str, List[_Node]], errors: List[Finding]) -> List[_Instance]:
     instances: List[_Instance] = []
     for group, role in GPU_GROUPS:
         instances.extend(_form_instances(nodes_by_role.get(role, []), role, group, errors))
-    seen_names: Dict[str, _Instance] = {}
+    seen: Dict[str, _Instance] = {}
     for instance in instances:
-        if instance.name in seen_names:
+        if instance.name in seen:
             errors.append(Finding("sglang_instance", "instance_names_unique",
-                                  "instance name %s is used in %s and %s." % (instance.name,
-                                                                              seen_names[instance.name].group,
-                                                                              instance.group),
+                                  "instance name %s is used in %s and %s."
+                                  % (instance.name, seen[instance.name].group, instance.group),
                                   "give each instance its own sglang_instance name.", instance=instance.name))
-        seen_names[instance.name] = instance
+        seen[instance.name] = instance
         _agree(instance, errors)
         _check_server_args(instance, errors)
+    return instances
 
-    attn_tp: Dict[str, Optional[int]] = {}
-    cache: Dict = {}
-    for instance in instances:
-        attn_tp[instance.name] = _check_parallelism(instance, errors, model_config_loader, cache)
 
-    backend = None
-    model_path = None
-    if mode == "pd":
-        pd_instances = [i for i in instances if i.role in ("prefill", "decode")]
-        for name, rule, label in (("sglang_model_path", "pd_one_model", "model"),
-                                  ("sglang_transfer_backend", "pd_one_backend", "transfer backend"),
-                                  ("sglang_release_profile", "pd_one_release", "release profile")):
-            values = sorted({str(i.settings[name]) for i in pd_instances})
-            if len(values) > 1:
-                errors.append(Finding(name, rule,
-                                      "prefill and decode instances use different %ss: %s." % (label, ", ".join(values)),
-                                      "set one %s for sglang_prefill and sglang_decode (e.g. in group_vars/sglang_nodes)."
-                                      % name))
-        if pd_instances:
-            backend = pd_instances[0].settings["sglang_transfer_backend"]
-            model_path = pd_instances[0].settings["sglang_model_path"]
-        if backend == "nixl":
-            prefill_tp = sorted({attn_tp[i.name] for i in pd_instances if i.role == "prefill" and attn_tp[i.name]})
-            decode_tp = sorted({attn_tp[i.name] for i in pd_instances if i.role == "decode" and attn_tp[i.name]})
-            if prefill_tp and decode_tp and prefill_tp != decode_tp:
-                warnings.append(Finding(
-                    "sglang_tp_size", "nixl_attn_tp_mismatch",
-                    "prefill attention-TP %s differs from decode attention-TP %s; SGLang's NIXL backend fails "
-                    "such transfers with NIXL_ERR_NOT_FOUND." % (prefill_tp, decode_tp),
-                    "use the same attention-TP size (tp, or tp/dp with DP attention) on both sides, or "
-                    "sglang_transfer_backend: mooncake."))
-    else:
-        models = {i.settings["sglang_model_path"] for i in instances}
-        model_path = models.pop() if len(models) == 1 else None
+def _check_pd_pairing(instances: List[_Instance], attn_tp: Mapping[str, Optional[int]], errors: List[Finding],
+                      warnings: List[Finding]) -> Tuple[Optional[str], Optional[str]]:
+    """Prefill and decode must share model, backend and release; returns (backend, model)."""
+    for name, rule, label in (("sglang_model_path", "pd_one_model", "model"),
+                              ("sglang_transfer_backend", "pd_one_backend", "transfer backend"),
+                              ("sglang_release_profile", "pd_one_release", "release profile")):
+        values = sorted({str(i.settings[name]) for i in instances})
+        if len(values) > 1:
+            errors.append(Finding(name, rule,
+                                  "prefill and decode instances use different %ss: %s." % (label, ", ".join(values)),
+                                  "set one %s for sglang_prefill and sglang_decode (e.g. in group_vars/sglang_nodes)."
+                                  % name))
+    if not instances:
+        return None, None
+    backend = instances[0].settings["sglang_transfer_backend"]
+    if backend == "nixl":
+        sizes = {role: sorted({attn_tp[i.name] for i in instances if i.role == role and attn_tp[i.name]})
+                 for role in ("prefill", "decode")}
+        if sizes["prefill"] and sizes["decode"] and sizes["prefill"] != sizes["decode"]:
+            warnings.append(Finding(
+                "sglang_tp_size", "nixl_attn_tp_mismatch",
+                "prefill attention-TP %s differs from decode attention-TP %s; SGLang's NIXL backend fails "
+                "such transfers with NIXL_ERR_NOT_FOUND." % (sizes["prefill"], sizes["decode"]),
+                "use the same attention-TP size (tp, or tp/dp with DP attention) on both sides, or "
+                "sglang_transfer_backend: mooncake."))
+    return backend, instances[0].settings["sglang_model_path"]
 
-    # Machine checks need the services; build them from what is sound so far, so that a
-    # collision is reported together with the other errors instead of on the next run.
+
+def _services(instances: List[_Instance], routers: List[_Node], mode: str, backend: Optional[str],
+              errors: List[Finding]) -> List[dict]:
+    """Every service of the instances that are sound so far.
+
+    Machine checks need the services, so they are built even when other errors
+    exist: a port clash is then reported together with them, not on the next run.
+    """
     tainted_hosts = {f.host for f in errors if f.host}
     tainted_instances = {f.instance for f in errors if f.instance}
     sound = [i for i in instances
              if i.name not in tainted_instances and not tainted_hosts & {n.host for n in i.nodes}]
-    services: List[dict] = []
-    for instance in sound:
-        for rank, node in enumerate(instance.nodes):
-            services.append(_worker_service(instance, node, rank, backend))
-    for node in routers:
-        if node.host not in tainted_hosts:
-            services.append(_router_service(node, sound, mode))
-    _check_gpu_ranges(services, all_nodes, errors)
+    services = [_worker_service(instance, node, rank, backend)
+                for instance in sound for rank, node in enumerate(instance.nodes)]
+    services.extend(_router_service(node, sound, mode) for node in routers if node.host not in tainted_hosts)
+    return services
+
+
+def _router_record(routers: List[_Node]) -> Optional[dict]:
+    if not routers:
+        return None
+    first = routers[0]
+    port = first.settings["sglang_router_port"]
+    return {"host": first.host, "address": first.address, "port": port,
+            "url": "http://%s:%d" % (_format_address(first.address), port), "hosts": [node.host for node in routers]}
+
+
+def build_plan(
+    groups: Mapping[str, Sequence[str]],
+    hostvars: Mapping[str, Mapping[str, Any]],
+    known_variables: Iterable[str] = (),
+    model_config_loader: Callable = load_model_config,
+) -> PlanResult:
+    """Turn inventory ``groups`` and ``hostvars`` into the plan (docs/plan-format.md)."""
+    errors: List[Finding] = []
+    warnings: List[Finding] = []
+
+    nodes_by_role, routers = _collect_hosts(groups, hostvars, errors)
+    gpu_nodes = {node.host: node for nodes in nodes_by_role.values() for node in nodes}
+    known = known_variable_names(known_variables)
+    for host in sorted(set(gpu_nodes) | {node.host for node in routers}):
+        _check_unknown_variables(host, hostvars.get(host, {}), known, errors)
+    for node in gpu_nodes.values():
+        _check_env(node, errors)
+    mode = _check_fleet_shape(nodes_by_role, routers, errors)
+
+    instances = _all_instances(nodes_by_role, errors)
+    cache: Dict = {}
+    attn_tp = {i.name: _check_parallelism(i, errors, model_config_loader, cache) for i in instances}
+    if mode == "pd":
+        backend, model_path = _check_pd_pairing(instances, attn_tp, errors, warnings)
+    else:
+        backend, models = None, {i.settings["sglang_model_path"] for i in instances}
+        model_path = models.pop() if len(models) == 1 else None
+
+    services = _services(instances, routers, mode, backend, errors)
+    _check_gpu_ranges(services, gpu_nodes, errors)
     _check_ports(services, errors)
     if errors:
         return PlanResult(None, _merge_hosts(errors), warnings)
 
-    router = None
-    if routers:
-        first = routers[0]
-        port = first.settings["sglang_router_port"]
-        router = {"host": first.host, "address": first.address, "port": port,
-                  "url": "http://%s:%d" % (_format_address(first.address), port),
-                  "hosts": [node.host for node in routers]}
-    links = [{"prefill": p.name, "decode": d.name, "backend": backend}
-             for p in instances if p.role == "prefill" for d in instances if d.role == "decode"]
     plan = {
         "schema_version": SCHEMA_VERSION,
         "mode": mode,
         "model_path": model_path,
         "transfer_backend": backend,
         "instances": [_instance_record(i, attn_tp[i.name], backend) for i in instances],
-        "router": router,
-        "links": links,
+        "router": _router_record(routers),
+        "links": [{"prefill": p.name, "decode": d.name, "backend": backend}
+                  for p in instances if p.role == "prefill" for d in instances if d.role == "decode"],
         "services": services,
         "warnings": [w.to_dict() for w in warnings],
     }
