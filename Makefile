@@ -22,9 +22,12 @@ COLLECTION_LINK := .cache/collections/ansible_collections/gpufleet/sglang
 INVENTORY ?= inventories/examples/pd_1p1d
 PLAN_DIR  ?= plan
 
-.PHONY: help .venv collection-link plan lint sanity sanity-prep unit upstream bench test test-all clean distclean
+.PHONY: help .venv collection-link plan lint sanity sanity-prep unit integration awx-collection docs dist ee-context \
+	upstream bench test test-all clean distclean
 
 UPSTREAM_VENV := .cache/upstream-venv
+AWX_MANIFEST  := .cache/collections/ansible_collections/awx/awx/MANIFEST.json
+SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/build-images.sh
 
 help: ## List the targets
 	@echo "gpufleet.sglang: make TARGET"
@@ -48,11 +51,12 @@ collection-link: ## Link .cache/collections/.../gpufleet/sglang to this checkout
 plan: .venv collection-link ## Render the topology plan of INVENTORY into PLAN_DIR (no host contacted)
 	$(RUN) ansible-playbook playbooks/plan.yml -i $(INVENTORY) -e plan_dir=$(PLAN_DIR)
 
-lint: .venv collection-link ## ansible-lint (production profile), ruff, shellcheck (when installed)
+lint: .venv collection-link awx-collection ## ansible-lint (production profile), ruff, shellcheck (when installed)
 	$(RUN) ansible-lint
 	$(RUN) ruff check --config .ci/ruff.toml --cache-dir .cache/ruff .
+	$(RUN) antsibull-changelog lint
 	@if command -v shellcheck >/dev/null; then \
-		echo "shellcheck .ci/run .ci/sanity tests/upstream/setup-venv.sh"; shellcheck .ci/run .ci/sanity tests/upstream/setup-venv.sh; \
+		echo "shellcheck $(SHELL_SCRIPTS)"; shellcheck $(SHELL_SCRIPTS); \
 	else echo "shellcheck not installed: skipped (.ci/run installs it)"; fi
 
 sanity-prep: .venv ## Put the get-pip stand-in where ansible-test looks for it
@@ -68,6 +72,24 @@ unit: .venv ## Unit tests (pytest tests/unit)
 	@rc=0; $(RUN) python -m pytest -q -p no:cacheprovider tests/unit || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "unit: no tests collected in tests/unit"; rc=0; fi; exit $$rc
 
+integration: .venv collection-link awx-collection ## ansible-runner, packaging, execution environment, AWX objects, docs (pytest tests/integration)
+	$(RUN) python -m pytest -q -p no:cacheprovider tests/integration
+
+awx-collection: $(AWX_MANIFEST) ## awx.awx 24.6.1 into .cache/collections (from PyPI's ansible 13.8.0 wheel, by hash)
+
+$(AWX_MANIFEST): awx/install_awx_collection.py | .venv
+	$(VENV)/bin/python awx/install_awx_collection.py --dest .cache/collections
+
+docs: .venv ## Regenerate docs/variables.md from the contract and the roles' argument specs
+	$(VENV)/bin/python docs/generate_variables.py
+
+dist: .venv ## Build the collection tarball into build/
+	$(RUN) ansible-galaxy collection build --force --output-path build .
+
+ee-context: .venv ## Execution-environment build context in build/ee-context (docs/awx.md)
+	$(RUN) ansible-galaxy collection build --force --output-path awx/collections .
+	$(RUN) ansible-builder create -f awx/execution-environment.yml -c build/ee-context --output-filename Containerfile
+
 upstream: ## Every golden plan's argv through the real SGLang / smg / sglang-router parsers (Python 3.11 venv)
 	tests/upstream/setup-venv.sh
 	$(UPSTREAM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/upstream
@@ -75,13 +97,28 @@ upstream: ## Every golden plan's argv through the real SGLang / smg / sglang-rou
 bench: .venv collection-link ## Benchmarks (bench/run.py)
 	$(RUN) python bench/run.py
 
-# What CI runs. Later issues add the Molecule scenarios here (e.g. `molecule`).
-test: lint sanity unit upstream ## What CI runs: lint sanity unit upstream
+# The Docker test rig (tests/docker/README.md): local images, then Molecule
+# scenarios on them. Needs a running Docker daemon (.ci/run starts one), and
+# root for debootstrap the first time.
+.PHONY: images molecule molecule-rig
+
+images: ## Build the local Docker images the scenarios run (debootstrap; a no-op when current)
+	tests/docker/build-images.sh
+
+# One target per scenario; `molecule` runs those of `make test`.
+molecule-rig: .venv collection-link images ## Molecule scenario rig: the Docker test rig itself
+	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s rig; \
+	echo "molecule-rig: $$((SECONDS - start))s"
+
+molecule: molecule-rig ## Every Molecule scenario of `make test`
+
+# What CI runs.
+test: lint sanity unit integration upstream molecule ## What CI runs: lint sanity unit integration upstream molecule
 
 test-all: test ## Everything, including slow suites (= test for now)
 
 clean: ## Remove build/, .cache/, plan/
-	rm -rf build .cache plan
+	rm -rf build .cache plan awx/collections
 
 distclean: clean ## clean, and remove .venv
 	rm -rf $(VENV)
