@@ -100,7 +100,7 @@ bench: .venv collection-link ## Benchmarks (bench/run.py)
 # The Docker test rig (tests/docker/README.md): local images, then Molecule
 # scenarios on them. Needs a running Docker daemon (.ci/run starts one), and
 # root for debootstrap the first time.
-.PHONY: images molecule molecule-rig
+.PHONY: images molecule molecule-rig molecule-preflight molecule-preflight-broken
 
 images: ## Build the local Docker images the scenarios run (debootstrap; a no-op when current)
 	tests/docker/build-images.sh
@@ -110,7 +110,15 @@ molecule-rig: .venv collection-link images ## Molecule scenario rig: the Docker 
 	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s rig; \
 	echo "molecule-rig: $$((SECONDS - start))s"
 
-molecule: molecule-rig ## Every Molecule scenario of `make test`
+molecule-preflight: .venv collection-link images ## Molecule scenario preflight: host preflight passes on a fake 1P1D fleet
+	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s preflight; \
+	echo "molecule-preflight: $$((SECONDS - start))s"
+
+molecule-preflight-broken: .venv collection-link images ## Molecule scenario preflight_broken: preflight fails naming each broken host
+	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s preflight_broken; \
+	echo "molecule-preflight-broken: $$((SECONDS - start))s"
+
+molecule: molecule-rig molecule-preflight molecule-preflight-broken ## Every Molecule scenario of `make test`
 
 # What CI runs.
 test: lint sanity unit integration upstream molecule ## What CI runs: lint sanity unit integration upstream molecule

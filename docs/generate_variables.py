@@ -82,6 +82,17 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_router_venv_dir": "The router's virtualenv.",
     "sglang_router_host": "Address the router listens on.",
     "sglang_router_metrics_port": "Router Prometheus port (`--prometheus-port`).",
+    "sglang_preflight_ib_sysfs_root": "Preflight: where `ib_port_state` reads the RDMA ports.",
+    "sglang_preflight_ib_link_layer": "Preflight: link layer the RDMA ports must have (`any`, `InfiniBand`, `Ethernet`).",
+    "sglang_preflight_kernel_modules": "Preflight: modules every GPU node must have loaded; `auto` is `nvidia_peermem` "
+                                       "on prefill and decode nodes.",
+    "sglang_preflight_shm_min_bytes": "Preflight: minimum size of /dev/shm.",
+    "sglang_preflight_venv_min_free_bytes": "Preflight: free disk needed where the virtualenvs go.",
+    "sglang_preflight_model_min_free_bytes": "Preflight: free disk needed in the model cache (`HF_HOME`).",
+    "sglang_preflight_memlock_min": "Preflight: memlock limit below which the login session gets a warning "
+                                    "(units set `LimitMEMLOCK=infinity`).",
+    "sglang_preflight_driver_floor": "Preflight: lowest NVIDIA driver version accepted; unset skips the check.",
+    "sglang_preflight_gpu_timeout": "Preflight: seconds `nvidia-smi` may take before the host is reported.",
 }
 
 KIND_LABELS = {

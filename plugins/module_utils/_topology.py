@@ -103,6 +103,7 @@ class Variable:
     required: bool = False
     choices: Tuple[str, ...] = ()
     minimum: int = 1
+    allow_empty: bool = False  # list_or_str: whether [] is a valid list
 
 
 # The inventory contract (DESIGN section 3) plus the few variables the plan adds.
@@ -141,6 +142,16 @@ CONTRACT: Dict[str, Variable] = {
     "sglang_router_venv_dir": Variable("str", "/opt/sglang-router/venv"),
     "sglang_router_host": Variable("str", "0.0.0.0"),
     "sglang_router_metrics_port": Variable("port", 29000),
+    # Host preflight (playbooks/preflight.yml); the plan only checks their types.
+    "sglang_preflight_ib_sysfs_root": Variable("str", "/sys/class/infiniband"),
+    "sglang_preflight_ib_link_layer": Variable("str", "any", choices=("any", "InfiniBand", "Ethernet")),
+    "sglang_preflight_kernel_modules": Variable("list_or_str", "auto", allow_empty=True),
+    "sglang_preflight_shm_min_bytes": Variable("int", 16 * 2**30, minimum=0),
+    "sglang_preflight_venv_min_free_bytes": Variable("int", 20 * 2**30, minimum=0),
+    "sglang_preflight_model_min_free_bytes": Variable("int", 50 * 2**30, minimum=0),
+    "sglang_preflight_memlock_min": Variable("str", "unlimited"),
+    "sglang_preflight_driver_floor": Variable("str"),
+    "sglang_preflight_gpu_timeout": Variable("int", 60),
 }
 
 
@@ -260,7 +271,7 @@ def _convert(value: Any, spec: Variable) -> Tuple[Any, Optional[str]]:
     if kind == "list_or_str":
         if isinstance(value, str) and value.strip():
             return value.strip(), None
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+        if isinstance(value, (list, tuple)) and (value or spec.allow_empty) and all(isinstance(v, str) and v for v in value):
             return list(value), None
         return None, "is neither a device name nor a list of them"
     if not isinstance(value, str) or not value.strip():

@@ -550,14 +550,16 @@ def test_the_playbook_renders_valid_arguments_for_every_task(shadow_collections,
     assert all(r["no_log"] for r in full_records if r["task"].startswith("Create or update"))
 
     templates = [r["args"] for r in full_records if r["module"] == "job_template"]
-    assert [t["name"] for t in templates] == ["gpufleet.sglang: plan"]
-    plan = templates[0]
+    assert [t["name"] for t in templates] == ["gpufleet.sglang: plan", "gpufleet.sglang: preflight"]
+    plan, preflight = templates
     assert plan["playbook"] == "playbooks/plan.yml" and plan["ask_limit_on_launch"] is True
     assert plan["credentials"] == ["gpufleet.sglang: Hugging Face token"]  # plan contacts no host: no SSH
     assert plan["execution_environment"] == "gpufleet.sglang"
     assert [q["variable"] for q in plan["survey_spec"]["spec"]] == [
         "sglang_model_path", "sglang_release_profile", "sglang_transfer_backend"]
     assert plan["controller_host"] == "https://awx.invalid"
+    assert preflight["playbook"] == "playbooks/preflight.yml"
+    assert preflight["credentials"] == ["gpufleet.sglang: SSH", "gpufleet.sglang: Hugging Face token"]  # it logs in
     deploy = next(r["args"] for r in bare_records if r["module"] == "job_template")
     assert deploy["credentials"] == ["gpufleet.sglang: SSH", "gpufleet.sglang: Hugging Face token"]
     assert "execution_environment" not in deploy
@@ -574,7 +576,7 @@ def test_a_misspelled_option_fails_the_rendered_run(shadow_collections, tmp_path
     result, records = run_playbook(broken, shadow_collections, tmp_path / "record.jsonl")
     assert result.returncode != 0
     failed = [r for r in records if r["problems"]]
-    assert [r["module"] for r in failed] == ["job_template"]
+    assert {r["module"] for r in failed} == {"job_template"}  # every enabled template carries the typo
     assert "has no option 'ask_limit_on_lanch' (did you mean 'ask_limit_on_launch'?)" in failed[0]["problems"][0]
     assert "ask_limit_on_lanch" in result.stdout
 
