@@ -23,12 +23,12 @@ GOLDEN = ROOT / "tests" / "golden" / "plans"
 EXAMPLES = sorted(p.name for p in (ROOT / "inventories" / "examples").iterdir() if p.is_dir())
 
 
-def run_plan(inventory: Path, plan_dir: Path) -> subprocess.CompletedProcess:
+def run_plan(inventory: Path, plan_dir, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/plan.yml", "-i", str(inventory),
-         "-e", "plan_dir=%s" % plan_dir],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        [str(Path(sys.executable).parent / "ansible-playbook"), str(ROOT / "playbooks" / "plan.yml"),
+         "-i", str(inventory), "-e", "plan_dir=%s" % plan_dir],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_every_example_is_shipped():
@@ -65,6 +65,12 @@ def test_a_second_run_changes_nothing(tmp_path):
     assert run_plan(inventory, tmp_path).returncode == 0
     again = run_plan(inventory, tmp_path)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
+
+
+def test_a_relative_plan_dir_is_relative_to_where_ansible_playbook_runs(tmp_path):
+    result = run_plan(ROOT / "inventories" / "examples" / "single_node", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "out" / "plan.json").is_file()
 
 
 def test_invalid_inventory_lists_every_error_and_writes_no_plan(tmp_path):
