@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils._gpu import check_gpus, gpu_ranges
+from ansible_collections.gpufleet.sglang.plugins.module_utils._gpu import check_gpus, gpu_ranges, version_tuple
 from ansible_collections.gpufleet.sglang.plugins.module_utils._host_checks import compare_resolutions
+from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import profile as release_profile
 
 SCHEMA_VERSION = 1
 OK, FAIL, WARN, SKIPPED = "ok", "fail", "warn", "skipped"
@@ -84,8 +85,35 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text or "no message").split())
 
 
-def gpu_rows(host: str, services: Sequence[Mapping[str, Any]], result: Any, driver_floor: Optional[str] = None) -> List[Dict[str, Any]]:
-    """GPU rows of a host: ``check_gpus`` failures, the checks that could not run, persistence and NIC affinity."""
+def profile_requirements(plan: Mapping[str, Any], services: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The driver floor and GPU architectures the release profiles of a host's instances need.
+
+    The highest ``driver_floor`` of the profiles, and the architectures every one of them supports
+    (None when no profile names them, or when an instance carries no ``release_profile``).
+    """
+    names = {s.get("instance") for s in services if s.get("kind") == "worker"}
+    floor: Optional[str] = None
+    caps: Optional[List[str]] = None
+    for instance in plan.get("instances") or []:
+        if instance.get("name") not in names:
+            continue
+        prof = release_profile(instance.get("release_profile"))
+        if not prof:
+            continue
+        candidate = prof.get("driver_floor")
+        if candidate and (floor is None or (version_tuple(candidate) or ()) > (version_tuple(floor) or ())):
+            floor = candidate
+        if prof.get("cuda_archs") is not None:
+            caps = list(prof["cuda_archs"]) if caps is None else [c for c in caps if c in prof["cuda_archs"]]
+    return {"driver_floor": floor, "cuda_archs": caps}
+
+
+def gpu_rows(host: str, services: Sequence[Mapping[str, Any]], result: Any, driver_floor: Optional[str] = None,
+             compute_caps: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    """GPU rows of a host: ``check_gpus`` failures, the checks that could not run, persistence and NIC affinity.
+
+    ``driver_floor`` and ``compute_caps`` (the release profile's ``cuda_archs``) are None to skip those checks.
+    """
     needed = gpu_ids_needed(services)
     if not needed:
         return []
@@ -101,7 +129,8 @@ def gpu_rows(host: str, services: Sequence[Mapping[str, Any]], result: Any, driv
                     "run `nvidia-smi` on the host: a hang usually means a GPU in a bad state (`dmesg | grep -i xid`); "
                     "reset it (`nvidia-smi -r -i <gpu>`) or reboot")]
     try:
-        report = check_gpus(result, gpu_ids_needed=needed, driver_floor=driver_floor or None)
+        report = check_gpus(result, gpu_ids_needed=needed, driver_floor=driver_floor or None,
+                            supported_compute_caps=compute_caps)
     except ValueError as error:
         return [row(host, "driver_version", FAIL, str(error), "a valid sglang_preflight_driver_floor",
                     "set sglang_preflight_driver_floor to a dotted driver version such as 570.26, or leave it unset")]
@@ -232,7 +261,9 @@ def build_report(
 
     ``results`` maps each host to ``{gpu, ib, host}`` (each a registered task result, or None when the
     task did not run there). Every host of the plan gets rows; a host missing from ``results`` is
-    reported as such.
+    reported as such. ``driver_floor`` (sglang_preflight_driver_floor) overrides the floor of the release
+    profile of each host's instances (``release_profile`` in the plan's instances); the profile's
+    ``cuda_archs`` are the GPU architectures the host's GPUs must have.
     """
     by_host = services_by_host(plan)
     rows: List[Dict[str, Any]] = []
@@ -241,7 +272,8 @@ def build_report(
         if not result:
             rows.append(_task_problem(host, "results", None, "preflight"))
             continue
-        rows.extend(gpu_rows(host, services, result.get("gpu"), driver_floor))
+        needs = profile_requirements(plan, services)
+        rows.extend(gpu_rows(host, services, result.get("gpu"), driver_floor or needs["driver_floor"], needs["cuda_archs"]))
         if needs_rdma(services, plan):
             rows.extend(ib_rows(host, result.get("ib"), link_layer))
         rows.extend(host_check_rows(host, result.get("host")))

@@ -4,19 +4,133 @@
 """Named release profiles: the one place that says which SGLang release a fleet runs.
 
 The plan needs the profile because SGLang's command line changes between
-releases; the install roles take their version pins from the same profiles.
+releases; the install roles take their version pins from the same profiles, and
+the preflight its driver floor and GPU architectures.
+
+Every profile has every key of ``PROFILE_KEYS``. None means "not known / not pinned":
+the roles then leave the package to its dependents' resolution, and the preflight
+skips the check. Sources, per value, in the comments:
+
+- seed 000 = /work/shared/seeds/000_06392ceb0ed3cc57.txt (installer skill, "as of v0.5.6.post2");
+- seed 001 = /work/shared/seeds/001_16ef87f58bd2fe9d.txt (build runbook, "Minimum Version: 0.5.3rc0",
+  main commit bfa27438, CUDA 12.9.1): the only seed that pins gdrcopy, NVSHMEM and a DeepEP commit,
+  so the two 12.9 profiles take those from it (older than both releases: re-verify on upgrade);
+- seed 002 = /work/shared/seeds/002_2630ce4a78fd817c.txt (installer skill, "as of v0.5.8");
+- "PyPI metadata of sglang X": the Requires-Dist lines of that wheel's METADATA
+  (0.5.23's are kept in tests/fixtures/pypi/sglang-0.5.23-requires.txt).
+
+driver_floor: NVIDIA's minor-version compatibility lets any CUDA 12.x user space (torch cu129, the
+nvidia-* wheels) run on a driver >= 525.60.13, and CUDA 13.x on >= 580; the toolkits' own drivers are
+higher (12.8 GA: 570.26, 12.9 GA: 575.51.03, 13.0 GA: 580.65.06). The floor taken here is the lowest
+driver that runs *every* GPU the profile claims (cuda_archs): for the CUDA 12.9 profiles that is the
+R570 branch (570.26, CUDA 12.8 GA), the first branch that drives Blackwell (compute capability 10.0);
+525.60.13 would pass Hopper hosts but not B200s, and 575.x (the 12.9 toolkit's driver) would refuse
+R570 datacenter (LTS) drivers that minor-version compatibility supports. Minor-version compatibility
+does not JIT PTX newer than the driver: SGLang's kernels ship cubins for these architectures and
+FlashInfer/Triton compile to cubins, so that limit does not bite. For CUDA 13.0 both rules agree on
+the R580 branch; 580.65.06 is the 13.0 GA driver. Seed 001's table (12.9.1: >= 555.42.02, 12.8.1:
+>= 550.90.07) is not taken: it disagrees with NVIDIA's release notes (555.42.02 is the 12.5 driver).
+A fleet may still set sglang_preflight_driver_floor, which overrides the profile's.
 """
 from __future__ import annotations
 
 from typing import Dict
 
+PROFILE_KEYS = (
+    "sglang", "attn_dp_size_flag", "cuda", "sgl_kernel_package", "sgl_kernel", "torch", "flashinfer",
+    "nccl", "cudnn", "cusparselt", "nvshmem", "gdrcopy", "deepep_commit", "sgl_deep_ep", "mooncake", "nixl",
+    "router_package", "router", "driver_floor", "cuda_archs",
+)
+
 PROFILES: Dict[str, dict] = {
     # The runbooks' releases.
-    "0.5.6.post2": {"sglang": "0.5.6.post2", "attn_dp_size_flag": False},
-    "0.5.8": {"sglang": "0.5.8", "attn_dp_size_flag": False},
+    "0.5.6.post2": {
+        "sglang": "0.5.6.post2",
+        "attn_dp_size_flag": False,
+        "cuda": "12.9",  # seed 000 ("sgl-kernel 0.3.21: PyPI install for CUDA 12.9", the cu129 torch index)
+        "sgl_kernel_package": "sgl-kernel",
+        # seed 000: 0.3.21, installed after SGLang (--no-deps); PyPI metadata of sglang 0.5.6.post2 pins 0.3.19,
+        # which seed 000 says also works.
+        "sgl_kernel": "0.3.21",
+        "torch": "2.9.1",  # PyPI metadata of sglang 0.5.6.post2 (torch==2.9.1); seed 000 names no torch version
+        "flashinfer": "0.5.3",  # seed 000, = PyPI metadata of sglang 0.5.6.post2 (flashinfer_python==0.5.3)
+        "nccl": "2.28.3",  # seed 000 (nvidia-nccl-cu12, force-reinstalled)
+        "cudnn": "9.16.0.29",  # seed 000 (nvidia-cudnn-cu12)
+        "cusparselt": None,  # unknown: seed 000 installs nvidia-cusparselt-cu12 unpinned
+        "nvshmem": "3.3.9",  # seed 001
+        "gdrcopy": "2.4.4",  # seed 001
+        "deepep_commit": "9af0e0d0e74f3577af1979c9b9e1ac2cad0104ee",  # seed 001 (DEEPEP_COMMIT build arg)
+        "sgl_deep_ep": None,  # no packaged DeepEP in this release (built from deepep_commit)
+        "mooncake": "0.3.8.post1",  # seed 000 (mooncake-transfer-engine)
+        "nixl": None,  # unknown: seed 000 does not use NIXL
+        "router_package": "sglang-router",  # seeds 001 (python -m sglang_router.launch_router)
+        "router": None,  # unknown: no seed pins a router version
+        "driver_floor": "570.26",  # R570, CUDA 12.8 GA driver: see the module docstring
+        # seed 001 (A100 minimum, H100/H200 recommended), seed 000 (B200, BUILD_TYPE=blackwell; sgl_kernel/sm100)
+        "cuda_archs": ["8.0", "9.0", "10.0"],
+    },
+    "0.5.8": {
+        "sglang": "0.5.8",
+        "attn_dp_size_flag": False,
+        "cuda": "12.9",  # seed 002 (cu129 torch index); PyPI metadata of sglang 0.5.8 (cuda-python==12.9)
+        "sgl_kernel_package": "sgl-kernel",
+        "sgl_kernel": "0.3.21",  # seed 002, = PyPI metadata of sglang 0.5.8 (sgl-kernel==0.3.21)
+        "torch": "2.9.1",  # seed 002 (torch==2.9.1+cu129), = PyPI metadata of sglang 0.5.8 (torch==2.9.1)
+        # PyPI metadata of sglang 0.5.8 (flashinfer_python==0.6.1, flashinfer_cubin==0.6.1). Seed 002's table says
+        # 0.5.3, apparently carried over from its 0.5.6.post2 table: the release's own pin wins.
+        "flashinfer": "0.6.1",
+        "nccl": "2.28.3",  # seed 002 (nvidia-nccl-cu12, pinned again after NIXL and FlashInfer)
+        "cudnn": "9.16.0.29",  # seed 002 (nvidia-cudnn-cu12, pinned again after NIXL and FlashInfer)
+        "cusparselt": None,  # unknown: seed 002 installs nvidia-cusparselt-cu12 unpinned
+        "nvshmem": "3.3.9",  # seed 001
+        "gdrcopy": "2.4.4",  # seed 001
+        "deepep_commit": "9af0e0d0e74f3577af1979c9b9e1ac2cad0104ee",  # seed 001
+        "sgl_deep_ep": None,  # no packaged DeepEP in this release (built from deepep_commit)
+        "mooncake": "0.3.8.post1",  # seed 002 (mooncake-transfer-engine)
+        "nixl": "0.9.0",  # seed 002
+        "router_package": "sglang-router",  # seed 001
+        "router": None,  # unknown: no seed pins a router version
+        "driver_floor": "570.26",  # R570, CUDA 12.8 GA driver: see the module docstring
+        "cuda_archs": ["8.0", "9.0", "10.0"],  # seeds 001 and 002 (A100, H100, B200 / sgl_kernel/sm100)
+    },
     # Newest on PyPI (2026-11). Its parser deprecates `--dp-size N --enable-dp-attention`
     # for `--attn-dp-size N` (sglang/srt/fields/parallel.py: "remove after 2026-12-31").
-    "0.5.23": {"sglang": "0.5.23", "attn_dp_size_flag": True},
+    # Pins: PyPI metadata of sglang 0.5.23 (tests/fixtures/pypi/sglang-0.5.23-requires.txt).
+    "0.5.23": {
+        "sglang": "0.5.23",
+        "attn_dp_size_flag": True,
+        # PyPI metadata of sglang 0.5.23: cuda-python>=13.0 and the [cu13] flavours of flashinfer_python,
+        # nvidia-cutlass-dsl and humming-kernels, nvshmem4py-cu13.
+        "cuda": "13.0",
+        "sgl_kernel_package": "sglang-kernel",  # PyPI metadata of sglang 0.5.23: sgl-kernel renamed sglang-kernel
+        "sgl_kernel": "0.4.10",  # PyPI metadata of sglang 0.5.23 (sglang-kernel==0.4.10)
+        "torch": "2.14.1",  # PyPI metadata of sglang 0.5.23 (torch==2.14.1)
+        "flashinfer": "0.7.2",  # PyPI metadata of sglang 0.5.23 (flashinfer_python[cu13]==0.7.2)
+        # Unknown: sglang 0.5.23 pins none of these (torch 2.14.1 brings its own nvidia-* wheels; its metadata
+        # was not read); nvshmem4py-cu13 is unpinned.
+        "nccl": None,
+        "cudnn": None,
+        "cusparselt": None,
+        "nvshmem": None,
+        "gdrcopy": None,  # unknown: no seed or metadata names one for this release
+        "deepep_commit": None,  # none: DeepEP comes as a wheel (sgl_deep_ep), not a source commit
+        "sgl_deep_ep": "0.1.2.post1",  # PyPI metadata of sglang 0.5.23 (sgl-deep-ep==0.1.2.post1)
+        "mooncake": None,  # unknown: not in sglang 0.5.23's metadata and no seed covers this release
+        "nixl": None,  # unknown: likewise
+        # PyPI metadata of smg 1.13.0 (the wheel fetched with sglang 0.5.23; sglang 0.5.23 itself only
+        # requires smg-grpc-servicer>=0.9.0, so this pairing is ours, not a pin of the release).
+        "router_package": "smg",
+        "router": "1.13.0",
+        "driver_floor": "580.65.06",  # R580, CUDA 13.0 GA driver = the CUDA 13.x minimum: see the module docstring
+        # Unknown: the architectures of the sglang-kernel 0.4.10 / sgl-deep-ep wheels were not read; None skips
+        # the preflight's compute-capability check for this profile.
+        "cuda_archs": None,
+    },
 }
 
 DEFAULT_PROFILE = "0.5.23"
+
+
+def profile(name: str | None) -> dict | None:
+    """The named profile, or None for no name or an unknown one."""
+    return PROFILES.get(name) if name else None

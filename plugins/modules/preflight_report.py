@@ -40,7 +40,9 @@ options:
     type: path
   driver_floor:
     description:
-      - The lowest NVIDIA driver version the release profile's CUDA needs, such as C(570.26). Unset skips the check.
+      - The lowest NVIDIA driver version accepted, such as C(570.26).
+      - Unset, each host gets the highest C(driver_floor) of the release profiles of its instances (CUDA 12.9
+        profiles 570.26, CUDA 13 profiles 580.65.06); a plan without release profiles skips the check.
     type: str
   link_layer:
     description:
