@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+import module_harness
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils._gpu import QUERY_FIELDS
 from ansible_collections.gpufleet.sglang.plugins.modules import gpu_facts
@@ -25,10 +25,7 @@ FakeSmi = Callable[..., Path]
 
 
 def run_module(capsys: pytest.CaptureFixture[str], **args: Any) -> tuple[int, dict[str, Any]]:
-    """Run main() in-process; return its exit code and the JSON result it printed."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        gpu_facts.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return module_harness.run_module(gpu_facts, capsys, **args)
 
 
 def machine_outputs(machine: str) -> dict[str, tuple[str, int]]:

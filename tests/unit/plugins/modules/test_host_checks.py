@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
+import module_harness
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils import _host_checks
 from ansible_collections.gpufleet.sglang.plugins.modules import host_checks
@@ -34,10 +34,7 @@ def proc_tree(tmp_path: Path, node: str) -> str:
 
 
 def run_module(capsys: pytest.CaptureFixture[str], **args: Any) -> tuple[int, dict[str, Any]]:
-    """Run main() in-process; return its exit code and the JSON result it printed."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        host_checks.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return module_harness.run_module(host_checks, capsys, **args)
 
 
 def statuses(result: dict[str, Any]) -> dict[str, str]:
@@ -242,20 +239,7 @@ def test_missing_files_are_skipped_not_tracebacks(capsys: pytest.CaptureFixture[
 
 
 def _spec_of(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    captured: dict[str, Any] = {}
-
-    class Captured(Exception):
-        pass
-
-    def capture(argument_spec: dict[str, Any], supports_check_mode: bool) -> None:
-        captured.update(argument_spec=argument_spec, supports_check_mode=supports_check_mode)
-        raise Captured
-
-    monkeypatch.setattr(host_checks, "AnsibleModule", capture)
-    with pytest.raises(Captured):
-        host_checks.main()
-    assert captured["supports_check_mode"] is True
-    return captured["argument_spec"]
+    return module_harness.argument_spec_of(host_checks, monkeypatch)
 
 
 def _compare(documented: dict[str, Any], spec: dict[str, Any]) -> None:

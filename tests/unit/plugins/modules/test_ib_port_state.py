@@ -3,14 +3,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
+import module_harness
 
 from ansible_collections.gpufleet.sglang.plugins.modules import ib_port_state
 
@@ -23,10 +22,7 @@ def sysfs(case: str) -> str:
 
 
 def run_module(capsys: pytest.CaptureFixture[str], **args: Any) -> tuple[int, dict[str, Any]]:
-    """Run main() in-process; return its exit code and the JSON result it printed."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        ib_port_state.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return module_harness.run_module(ib_port_state, capsys, **args)
 
 
 @pytest.fixture
@@ -203,22 +199,10 @@ def test_unknown_required_state_is_rejected(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_documentation_matches_argument_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    captured: dict[str, Any] = {}
-
-    class Captured(Exception):
-        pass
-
-    def capture(argument_spec: dict[str, Any], supports_check_mode: bool) -> None:
-        captured.update(argument_spec=argument_spec, supports_check_mode=supports_check_mode)
-        raise Captured
-
-    monkeypatch.setattr(ib_port_state, "AnsibleModule", capture)
-    with pytest.raises(Captured):
-        ib_port_state.main()
-
+    argument_spec = module_harness.argument_spec_of(ib_port_state, monkeypatch)
     documented = yaml.safe_load(ib_port_state.DOCUMENTATION)["options"]
-    assert sorted(documented) == sorted(captured["argument_spec"])
-    for name, spec in captured["argument_spec"].items():
+    assert sorted(documented) == sorted(argument_spec)
+    for name, spec in argument_spec.items():
         doc = documented[name]
         assert (doc["type"], doc.get("default"), doc.get("choices"), doc.get("elements")) == (
             spec["type"],
@@ -226,7 +210,6 @@ def test_documentation_matches_argument_spec(monkeypatch: pytest.MonkeyPatch) ->
             spec.get("choices"),
             spec.get("elements"),
         ), name
-    assert captured["supports_check_mode"] is True
     yaml.safe_load(ib_port_state.EXAMPLES)
     returned = yaml.safe_load(ib_port_state.RETURN)
     assert sorted(returned) == ["active_devices", "ports", "problems", "source"]

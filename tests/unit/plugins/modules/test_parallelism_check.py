@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+import module_harness
 
 from ansible_collections.gpufleet.sglang.plugins.modules import parallelism_check
 
@@ -18,10 +18,8 @@ def isolated_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_module(capsys: pytest.CaptureFixture, **args) -> dict:
-    with patch_module_args(args), pytest.raises(SystemExit) as exited:
-        parallelism_check.main()
-    result = json.loads(capsys.readouterr().out)
-    assert exited.value.code == (1 if result.get("failed") else 0)
+    code, result = module_harness.run_module(parallelism_check, capsys, **args)
+    assert code == (1 if result.get("failed") else 0)
     return result
 
 
