@@ -69,7 +69,9 @@ DESCRIPTIONS: Dict[str, str] = {
                   "are refused.",
     "sglang_hf_token": "Hugging Face token (Vault, or the AWX credential); checked for presence, written only to "
                        "the 0600 EnvironmentFile as HF_TOKEN.",
-    "sglang_api_key": "API key of the workers (Vault); written only to the EnvironmentFile as SGLANG_API_KEY.",
+    "sglang_api_key": "API key of the workers and the router (Vault); written only to root-only files: each worker's "
+                      "`--config` YAML (`api-key`, 0600, read by SGLang; never in argv) and the router's "
+                      "EnvironmentFile.",
     "sglang_router_port": "Router HTTP port.",
     "sglang_router_policy": "Router load-balance policy (`--policy`); unset leaves the router's default.",
     "sglang_release_profile": "Release profile: decides the versions the install roles pin and the flags the plan "
@@ -82,6 +84,9 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_router_venv_dir": "The router's virtualenv.",
     "sglang_router_host": "Address the router listens on.",
     "sglang_router_metrics_port": "Router Prometheus port (`--prometheus-port`).",
+    "sglang_service_engine": "What runs each worker's argv: `sglang` (the real engine) or `simulator` (the engine "
+                             "simulator shipped in the collection, for fleets without GPUs).",
+    "sglang_service_config_dir": "Directory of the units' EnvironmentFiles and secret `--config` files.",
     "sglang_preflight_ib_sysfs_root": "Preflight: where `ib_port_state` reads the RDMA ports.",
     "sglang_preflight_ib_link_layer": "Preflight: link layer the RDMA ports must have (`any`, `InfiniBand`, `Ethernet`).",
     "sglang_preflight_kernel_modules": "Preflight: modules every GPU node must have loaded; `auto` is `nvidia_peermem` "

@@ -33,6 +33,10 @@ ROUTER_GROUP = "sglang_router"
 
 TRANSFER_BACKENDS = ("nixl", "mooncake")
 ROUTER_IMPLEMENTATIONS = ("smg", "sglang-router")
+SERVICE_ENGINES = ("sglang", "simulator")
+# Where sglang_service installs the engine simulator (roles/sglang_service/files); stdlib only, so the
+# system Python runs it.
+SIMULATOR_LAUNCHER = ("/usr/bin/python3", "/opt/sglang-simulator/sglang_engine_simulator.py")
 
 # SGLang's DP-attention handshake listens at dist_init_port + 13 and PortArgs
 # reserves six ports above dist_init_port, plus one per DP rank with the Rust
@@ -88,7 +92,13 @@ MANAGED_FLAGS = {
     "api-key": "sglang_api_key",
 }
 
+# Secrets reach a service only through root-owned 0600 files: the HF token as an environment variable of
+# the EnvironmentFile; the API key as SGLang's `--config` YAML (SGLang reads no environment variable for it,
+# and an `--api-key` in argv would show in every `ps`) and, for the router, the environment its launcher
+# reads. The plan names the variable, never its value.
 SECRET_VARIABLES = {"sglang_hf_token": "HF_TOKEN", "sglang_api_key": "SGLANG_API_KEY"}
+WORKER_SECRET_ENV = {"sglang_hf_token": "HF_TOKEN"}
+WORKER_SECRET_OPTIONS = {"sglang_api_key": "api-key"}
 SECRET_ENV_NAMES = {"HF_TOKEN": "sglang_hf_token", "HUGGING_FACE_HUB_TOKEN": "sglang_hf_token"}
 
 MAX_DEEPEP_DISPATCH_TOKENS = 1024
@@ -142,6 +152,9 @@ CONTRACT: Dict[str, Variable] = {
     "sglang_router_venv_dir": Variable("str", "/opt/sglang-router/venv"),
     "sglang_router_host": Variable("str", "0.0.0.0"),
     "sglang_router_metrics_port": Variable("port", 29000),
+    # Services (roles/sglang_service): what runs the argv, and where the unit's private files live.
+    "sglang_service_engine": Variable("str", "sglang", choices=SERVICE_ENGINES),
+    "sglang_service_config_dir": Variable("str", "/etc/sglang"),
     # Host preflight (playbooks/preflight.yml); the plan only checks their types.
     "sglang_preflight_ib_sysfs_root": Variable("str", "/sys/class/infiniband"),
     "sglang_preflight_ib_link_layer": Variable("str", "any", choices=("any", "InfiniBand", "Ethernet")),
@@ -532,8 +545,12 @@ def _ib_device_arg(value: Any) -> Optional[str]:
 def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Optional[str]) -> dict:
     settings = instance.settings
     gpu_ids = list(range(settings["sglang_base_gpu_id"], settings["sglang_base_gpu_id"] + settings["sglang_gpus_per_node"]))
-    argv = [
-        node.settings["sglang_venv_dir"].rstrip("/") + "/bin/python", "-m", "sglang.launch_server",
+    unit = "sglang-%s" % _unit_safe(instance.name)
+    if node.settings["sglang_service_engine"] == "simulator":
+        launcher = list(SIMULATOR_LAUNCHER)
+    else:
+        launcher = [node.settings["sglang_venv_dir"].rstrip("/") + "/bin/python", "-m", "sglang.launch_server"]
+    argv = launcher + [
         "--model-path", settings["sglang_model_path"],
         "--host", node.settings["sglang_host"],
         "--port", str(settings["sglang_port"]),
@@ -558,6 +575,13 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         if ib_device:
             argv.extend(("--disaggregation-ib-device", ib_device))
     argv.extend(_server_arg_tokens(settings["sglang_server_args"]))
+    secret_options = {WORKER_SECRET_OPTIONS[name]: name for name in node.settings["secrets"]
+                      if name in WORKER_SECRET_OPTIONS}
+    secret_config = None
+    if secret_options:
+        secret_config = {"path": "%s/%s.secrets.yaml" % (node.settings["sglang_service_config_dir"].rstrip("/"), unit),
+                         "options": secret_options}
+        argv.extend(("--config", secret_config["path"]))
     ports.extend({"port": port, "purpose": purpose} for port, purpose in _dist_init_ports(settings))
 
     env: Dict[str, str] = {}
@@ -573,12 +597,14 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "role": instance.role,
         "instance": instance.name,
         "node_rank": rank,
-        "unit": "sglang-%s" % _unit_safe(instance.name),
+        "unit": unit,
+        "engine": node.settings["sglang_service_engine"],
         "gpu_ids": gpu_ids,
         "ports": ports,
         "argv": argv,
         "env": env,
-        "secret_env": {SECRET_VARIABLES[name]: name for name in node.settings["secrets"]},
+        "secret_env": {WORKER_SECRET_ENV[name]: name for name in node.settings["secrets"] if name in WORKER_SECRET_ENV},
+        "secret_config": secret_config,
     }
 
 
@@ -624,12 +650,14 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "instance": "router",
         "node_rank": None,
         "unit": "sglang-router",
+        "engine": settings["sglang_router_implementation"],
         "gpu_ids": [],
         "ports": [{"port": port, "purpose": "router http"},
                   {"port": settings["sglang_router_metrics_port"], "purpose": "router metrics"}],
         "argv": argv,
         "env": {},
-        "secret_env": {},
+        "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if "sglang_api_key" in settings["secrets"] else {},
+        "secret_config": None,
     }
 
 
@@ -872,7 +900,27 @@ def _services(instances: List[_Instance], routers: List[_Node], mode: str, backe
     services = [_worker_service(instance, node, rank, backend)
                 for instance in sound for rank, node in enumerate(instance.nodes)]
     services.extend(_router_service(node, sound, mode) for node in routers if node.host not in tainted_hosts)
+    _check_api_key_reach(instances, routers, errors)
     return services
+
+
+def _check_api_key_reach(instances: List[_Instance], routers: List[_Node], errors: List[Finding]) -> None:
+    """Workers with an API key answer a router without one with 401, and the reverse is an open door."""
+    keyed = sorted({n.host for i in instances for n in i.nodes if "sglang_api_key" in n.settings["secrets"]})
+    unkeyed = sorted({n.host for i in instances for n in i.nodes} - set(keyed))
+    if not routers or not keyed:
+        return
+    for router in routers:
+        if "sglang_api_key" not in router.settings["secrets"]:
+            errors.append(Finding(
+                "sglang_api_key", "api_key_everywhere",
+                "workers %s require an API key but the router has none, so it cannot reach them." % ", ".join(keyed),
+                "define sglang_api_key for the router hosts too (group_vars/all).", host=router.host))
+    if unkeyed:
+        errors.append(Finding(
+            "sglang_api_key", "api_key_everywhere",
+            "some workers have an API key and these have none, so they serve anyone.",
+            "define sglang_api_key for every GPU host (group_vars/all).", host=", ".join(unkeyed)))
 
 
 def _router_record(routers: List[_Node]) -> Optional[dict]:

@@ -193,6 +193,43 @@ def test_server_args_env_and_interface_reach_the_service():
     assert "(secret)" not in json.dumps(plan)
 
 
+def test_the_api_key_reaches_workers_through_a_config_file_and_the_router_through_its_environment():
+    plan = plan_of(prefill=["p0"], decode=["d0"], common={"sglang_api_key": "sk-(secret)"},
+                   per_host={"r0": {"sglang_api_key": "sk-(secret)"}})
+    prefill, decode, router = plan["services"]
+    for worker in (prefill, decode):
+        path = "/etc/sglang/%s.secrets.yaml" % worker["unit"]
+        assert worker["secret_config"] == {"path": path, "options": {"api-key": "sglang_api_key"}}
+        assert worker["argv"][-2:] == ["--config", path]
+        assert "--api-key" not in worker["argv"] and worker["secret_env"] == {}
+    assert router["secret_env"] == {"SGLANG_API_KEY": "sglang_api_key"} and router["secret_config"] is None
+    assert "(secret)" not in json.dumps(plan)
+
+
+def test_an_api_key_on_some_hosts_only_is_refused():
+    errors = errors_of(prefill=["p0"], decode=["d0"], per_host={"p0": {"sglang_api_key": "k"}})
+    assert sorted((e.rule, e.host) for e in errors) == [("api_key_everywhere", "d0"), ("api_key_everywhere", "r0")]
+    assert all("sglang_api_key" in e.fix for e in errors)
+
+
+def test_without_an_api_key_no_config_file_is_passed():
+    (worker,) = plan_of(workers=["g0"], routers=())["services"]
+    assert worker["secret_config"] is None and "--config" not in worker["argv"]
+
+
+def test_the_simulator_engine_changes_only_the_launcher():
+    real = plan_of(prefill=["p0"], decode=["d0"])
+    simulated = plan_of(prefill=["p0"], decode=["d0"], common={"sglang_service_engine": "simulator"})
+    for before, after in zip(real["services"], simulated["services"]):
+        if before["kind"] == "router":
+            assert after == before
+            continue
+        assert before["argv"][:3] == ["/opt/sglang/venv/bin/python", "-m", "sglang.launch_server"]
+        assert after["argv"][:2] == ["/usr/bin/python3", "/opt/sglang-simulator/sglang_engine_simulator.py"]
+        assert after["argv"][2:] == before["argv"][3:]
+        assert (before["engine"], after["engine"]) == ("sglang", "simulator")
+
+
 def test_explicit_ib_devices_are_passed_and_auto_is_left_to_preflight():
     plan = plan_of(prefill=["p0"], decode=["d0"], per_host={"p0": {"sglang_ib_device": ["mlx5_0", "mlx5_1"]}})
     assert flag(services(plan, "p0")[0]["argv"], "--disaggregation-ib-device") == "mlx5_0,mlx5_1"
