@@ -31,7 +31,7 @@ SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/bu
 
 help: ## List the targets
 	@echo "gpufleet.sglang: make TARGET"
-	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_.%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
 	@echo "Variables: INVENTORY=$(INVENTORY) PLAN_DIR=$(PLAN_DIR) PYTHON=$(PYTHON)"
 
 .venv: $(VENV_STAMP) ## Create .venv (Python 3.12) with requirements-dev.txt
@@ -100,30 +100,28 @@ bench: .venv collection-link ## Benchmarks (bench/run.py)
 # The Docker test rig (tests/docker/README.md): local images, then Molecule
 # scenarios on them. Needs a running Docker daemon (.ci/run starts one), and
 # root for debootstrap the first time.
-.PHONY: images molecule molecule-rig molecule-preflight molecule-preflight-broken
+.PHONY: images molecule molecule-all
 
 images: ## Build the local Docker images the scenarios run (debootstrap; a no-op when current)
 	tests/docker/build-images.sh
 
-# One target per scenario; `molecule` runs those of `make test`.
-molecule-rig: .venv collection-link images ## Molecule scenario rig: the Docker test rig itself
-	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s rig; \
-	echo "molecule-rig: $$((SECONDS - start))s"
+# Scenarios of `make test`, and the slower ones only `make test-all` runs.
+# `make molecule-<scenario>` runs one (dashes or underscores: molecule-pd-1p1d).
+MOLECULE_SCENARIOS      := rig preflight preflight_broken
+MOLECULE_SLOW_SCENARIOS :=
 
-molecule-preflight: .venv collection-link images ## Molecule scenario preflight: host preflight passes on a fake 1P1D fleet
-	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s preflight; \
-	echo "molecule-preflight: $$((SECONDS - start))s"
+molecule-%: .venv collection-link images ## One Molecule scenario: molecule-<name> (molecule/<name>)
+	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s $(subst -,_,$*); \
+	echo "molecule-$*: $$((SECONDS - start))s"
 
-molecule-preflight-broken: .venv collection-link images ## Molecule scenario preflight_broken: preflight fails naming each broken host
-	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s preflight_broken; \
-	echo "molecule-preflight-broken: $$((SECONDS - start))s"
+molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS)) ## The Molecule scenarios of `make test`
 
-molecule: molecule-rig molecule-preflight molecule-preflight-broken ## Every Molecule scenario of `make test`
+molecule-all: molecule $(addprefix molecule-,$(MOLECULE_SLOW_SCENARIOS)) ## Every Molecule scenario
 
 # What CI runs.
 test: lint sanity unit integration upstream molecule ## What CI runs: lint sanity unit integration upstream molecule
 
-test-all: test ## Everything, including slow suites (= test for now)
+test-all: test molecule-all ## Everything: test, and the slow Molecule scenarios
 
 clean: ## Remove build/, .cache/, plan/
 	rm -rf build .cache plan awx/collections
