@@ -36,6 +36,9 @@ ROUTER_IMPLEMENTATIONS = ("smg", "sglang-router")
 SERVICE_ENGINES = ("sglang", "simulator")
 # Where sglang_service installs the engine simulator (roles/sglang_service/files); stdlib only, so the
 # system Python runs it.
+# smg and sglang-router read the workers' API key only from --api-key; sglang_service installs this
+# launcher (roles/sglang_service/files), which reads SGLANG_API_KEY and adds the flag in memory, not in argv.
+ROUTER_KEY_LAUNCHER = "/opt/sglang-router/gpufleet_router_launch.py"
 SIMULATOR_LAUNCHER = ("/usr/bin/python3", "/opt/sglang-simulator/sglang_engine_simulator.py")
 
 # SGLang's DP-attention handshake listens at dist_init_port + 13 and PortArgs
@@ -621,10 +624,17 @@ def _unit_safe(name: str) -> str:
 def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
     settings = node.settings
     port = settings["sglang_router_port"]
-    if settings["sglang_router_implementation"] == "smg":
-        argv = [settings["sglang_router_venv_dir"].rstrip("/") + "/bin/smg", "launch"]
+    venv = settings["sglang_router_venv_dir"].rstrip("/")
+    keyed = "sglang_api_key" in settings["secrets"]
+    if keyed:
+        # The router takes the key only as --api-key: its launcher adds it in memory (see ROUTER_KEY_LAUNCHER).
+        argv = [venv + "/bin/python", ROUTER_KEY_LAUNCHER, settings["sglang_router_implementation"]]
+        if settings["sglang_router_implementation"] == "smg":
+            argv.append("launch")
+    elif settings["sglang_router_implementation"] == "smg":
+        argv = [venv + "/bin/smg", "launch"]
     else:
-        argv = [settings["sglang_router_venv_dir"].rstrip("/") + "/bin/python", "-m", "sglang_router.launch_router"]
+        argv = [venv + "/bin/python", "-m", "sglang_router.launch_router"]
     if mode == "pd":
         argv.append("--pd-disaggregation")
         for instance in instances:
@@ -656,7 +666,7 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
                   {"port": settings["sglang_router_metrics_port"], "purpose": "router metrics"}],
         "argv": argv,
         "env": {},
-        "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if "sglang_api_key" in settings["secrets"] else {},
+        "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if keyed else {},
         "secret_config": None,
     }
 

@@ -203,6 +203,8 @@ def test_the_api_key_reaches_workers_through_a_config_file_and_the_router_throug
         assert worker["argv"][-2:] == ["--config", path]
         assert "--api-key" not in worker["argv"] and worker["secret_env"] == {}
     assert router["secret_env"] == {"SGLANG_API_KEY": "sglang_api_key"} and router["secret_config"] is None
+    assert router["argv"][:4] == ["/opt/sglang-router/venv/bin/python", "/opt/sglang-router/gpufleet_router_launch.py",
+                                  "smg", "launch"]
     assert "(secret)" not in json.dumps(plan)
 
 

@@ -1,0 +1,123 @@
+# Copyright (c) 2026 gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Start engine simulators (and other servers) as subprocesses on 127.0.0.1, and talk HTTP to them.
+
+Shared by tests/unit/simulator and tests/upstream/test_simulator.py (which loads it by path).
+Every process started through a ``Fleet`` is stopped by ``Fleet.close()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[3]
+SIMULATOR = ROOT / "roles" / "sglang_service" / "files" / "sglang_engine_simulator.py"
+FAST_ENV = {
+    "GPUFLEET_SIMULATOR_STARTUP_S": "0",
+    "GPUFLEET_SIMULATOR_PREFILL_MS": "5",
+    "GPUFLEET_SIMULATOR_TOKEN_MS": "1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = None, timeout: float = 30) -> Tuple[int, Dict[str, str], bytes]:
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def get_json(url: str, headers=None):
+    status, _, raw = http("GET", url, headers=headers)
+    assert status == 200, (url, status, raw)
+    return json.loads(raw)
+
+
+def post_json(url: str, body, headers=None, timeout: float = 30):
+    status, _, raw = http("POST", url, body, headers, timeout)
+    return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
+
+
+def sse_events(raw: bytes) -> List[str]:
+    return [line[len("data: ") :] for line in raw.decode().splitlines() if line.startswith("data: ")]
+
+
+class Proc:
+    def __init__(self, argv: Sequence[str], env: Dict[str, str], name: str):
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix="sim-%s-" % name, suffix=".log", delete=False)
+        self.popen = subprocess.Popen(list(argv), stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        if not self.log.closed:
+            self.log.close()
+            os.unlink(self.log.name)
+
+
+class Fleet:
+    """Processes of one test; ``close()`` stops them all."""
+
+    def __init__(self, python: str = sys.executable):
+        self.python = python
+        self.procs: List[Proc] = []
+
+    def start(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None, name: str = "proc") -> Proc:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        proc = Proc(argv, full_env, name)
+        self.procs.append(proc)
+        return proc
+
+    def simulator(self, *args: str, env: Optional[Dict[str, str]] = None, name: str = "sim") -> Proc:
+        merged = dict(FAST_ENV)
+        merged.update(env or {})
+        return self.start([self.python, str(SIMULATOR)] + list(args), merged, name)
+
+    def wait_http(self, url: str, proc: Proc, status: int = 200, timeout: float = 20) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if proc.popen.poll() is not None:
+                raise AssertionError("%s exited with %s before %s answered:\n%s" % (proc.name, proc.popen.returncode, url, proc.output()))
+            try:
+                if http("GET", url, timeout=2)[0] == status:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("%s did not answer %s with %d within %ss:\n%s" % (proc.name, url, status, timeout, proc.output()))
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs = []
