@@ -1,0 +1,72 @@
+# Copyright (c) 2026 gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Testinfra fixtures shared by the topology scenarios: the plan converge wrote, this host's services
+of it, the scenario's variables, HTTP from a node; each failed test carries the units' journals."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+def plan_path() -> Path:
+    return (Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / "molecule"
+            / os.environ["MOLECULE_SCENARIO_NAME"] / "plan" / "plan.json")
+
+
+@pytest.fixture(scope="session")
+def plan() -> dict:
+    return json.loads(plan_path().read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def variables(host) -> dict:
+    return host.ansible.get_variables()
+
+
+@pytest.fixture(scope="module")
+def services(host, plan) -> list:
+    name = host.backend.get_hostname()
+    return [service for service in plan["services"] if service["host"] == name]
+
+
+# Runs on a node (python3 is on every Debian host): one HTTP request, the status and the JSON body.
+_HTTP = r"""
+import json, sys, urllib.error, urllib.request
+url, method, body, key = sys.argv[1:5]
+headers = {"Content-Type": "application/json"}
+if key:
+    headers["Authorization"] = "Bearer " + key
+request = urllib.request.Request(url, data=body.encode() if body else None, headers=headers, method=method)
+try:
+    with urllib.request.urlopen(request, timeout=60) as response:
+        status, text = response.status, response.read().decode()
+except urllib.error.HTTPError as error:
+    status, text = error.code, error.read().decode()
+print(json.dumps({"status": status, "text": text}))
+"""
+
+
+def http(host, url: str, body: dict | None = None, key: str = "") -> tuple[int, dict]:
+    """Request url from the node; the API key travels in the script's argv only for this test command."""
+    result = host.run("python3 -c %s %s %s %s %s", _HTTP, url, "POST" if body is not None else "GET",
+                      json.dumps(body) if body is not None else "", key)
+    assert result.rc == 0, result.stderr
+    answer = json.loads(result.stdout)
+    try:
+        return answer["status"], json.loads(answer["text"])
+    except ValueError:
+        return answer["status"], {"text": answer["text"]}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    host = item.funcargs.get("host") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and host is not None:
+        journal = host.run("journalctl --no-pager --lines 60 -u 'sglang-*'")
+        report.sections.append(("journal of %s" % host.backend.get_hostname(), journal.stdout or journal.stderr))

@@ -1,0 +1,111 @@
+# Copyright (c) 2026 gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils import _rdma
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+COUNTERS = FIXTURES / "sysfs" / "ib_counters" / "class" / "infiniband"
+
+
+@pytest.fixture
+def sysfs(tmp_path: Path) -> Path:
+    """A writable copy of the ib_counters tree, whose counters a test moves."""
+    root = tmp_path / "infiniband"
+    shutil.copytree(COUNTERS, root)
+    return root
+
+
+def bump(root: Path, device: str, xmit_units: int, rcv_units: int) -> None:
+    counters = root / device / "ports" / "1" / "counters"
+    for name, units in (("port_xmit_data", xmit_units), ("port_rcv_data", rcv_units)):
+        path = counters / name
+        path.write_text("%d\n" % (int(path.read_text()) + units))
+
+
+def test_reads_counters_in_bytes_and_skips_ports_without_them() -> None:
+    assert _rdma.read_counters(str(COUNTERS)) == {
+        "mlx5_0/1": {"state": "ACTIVE", "xmit_bytes": 4000, "rcv_bytes": 1000},
+    }
+
+
+@pytest.mark.parametrize("devices, expected", [
+    (["auto"], ["mlx5_0/1"]),
+    (["mlx5_0"], ["mlx5_0/1"]),
+    (["mlx5_0:1"], ["mlx5_0/1"]),
+    (["mlx5_0:2"], []),
+    (["mlx5_1"], []),  # no counters on that HCA
+    (["mlx5_9"], []),
+])
+def test_device_selection(devices: list[str], expected: list[str]) -> None:
+    assert sorted(_rdma.read_counters(str(COUNTERS), devices)) == expected
+
+
+def test_no_rdma_devices(tmp_path: Path) -> None:
+    assert _rdma.read_counters(str(tmp_path / "absent")) == {}
+
+
+def test_traffic_between_two_readings(sysfs: Path) -> None:
+    before = _rdma.read_counters(str(sysfs))
+    bump(sysfs, "mlx5_0", 1024, 16)
+    deltas = _rdma.traffic(before, _rdma.read_counters(str(sysfs)))
+    assert deltas == {"mlx5_0/1": {"xmit_bytes": 4096, "rcv_bytes": 64}}
+    assert _rdma.moved_bytes(deltas) == 4160
+
+
+def test_counter_reset_counts_its_new_value() -> None:
+    before = {"mlx5_0/1": {"xmit_bytes": 9000, "rcv_bytes": 100}}
+    after = {"mlx5_0/1": {"xmit_bytes": 40, "rcv_bytes": 100}}
+    assert _rdma.traffic(before, after) == {"mlx5_0/1": {"xmit_bytes": 40, "rcv_bytes": 0}}
+
+
+def test_ports_missing_from_one_reading_are_ignored() -> None:
+    assert _rdma.traffic({"a/1": {"xmit_bytes": 1, "rcv_bytes": 1}}, {"b/1": {"xmit_bytes": 5, "rcv_bytes": 5}}) == {}
+
+
+def node(moved: int | None) -> dict:
+    """An rdma_traffic result: no ports (None), or one port that moved that many bytes."""
+    if moved is None:
+        return {"ports": [], "traffic": {}}
+    return {"ports": ["mlx5_0/1"], "traffic": {"mlx5_0/1": {"xmit_bytes": moved, "rcv_bytes": 0}}}
+
+
+def test_verdict_ok_when_a_prefill_and_a_decode_moved() -> None:
+    result = _rdma.verdict({"p0": node(8192), "p1": node(0)}, {"d0": node(4096)})
+    assert result["status"] == "ok" and result["ok"]
+    assert result["moved"] == {"p0": 8192, "p1": 0, "d0": 4096}
+
+
+@pytest.mark.parametrize("prefill, decode, quiet", [
+    ({"p0": node(0)}, {"d0": node(0)}, "prefill and decode nodes (p0, d0)"),
+    ({"p0": node(0)}, {"d0": node(512)}, "prefill nodes (p0)"),
+    ({"p0": node(512)}, {"d0": node(0), "d1": node(0)}, "decode nodes (d0, d1)"),
+])
+def test_verdict_fails_naming_the_quiet_side(prefill: dict, decode: dict, quiet: str) -> None:
+    result = _rdma.verdict(prefill, decode)
+    assert result["status"] == "failed" and not result["ok"]
+    assert result["msg"].startswith("KV transfer fell back to TCP: ")
+    assert quiet in result["msg"]
+    assert "nvidia_peermem" in result["msg"] and "sglang_ib_device" in result["msg"]
+
+
+def test_verdict_threshold() -> None:
+    assert _rdma.verdict({"p0": node(100)}, {"d0": node(100)}, min_bytes=101)["status"] == "failed"
+    assert _rdma.verdict({"p0": node(101)}, {"d0": node(101)}, min_bytes=101)["status"] == "ok"
+
+
+@pytest.mark.parametrize("prefill, decode, named", [
+    ({"p0": node(None)}, {"d0": node(None)}, "prefill nodes p0, decode nodes d0"),
+    ({"p0": node(5)}, {"d0": node(None)}, "decode nodes d0"),
+    ({}, {}, "any node"),
+])
+def test_verdict_skipped_without_rdma(prefill: dict, decode: dict, named: str) -> None:
+    result = _rdma.verdict(prefill, decode)
+    assert result["status"] == "skipped" and result["ok"]
+    assert named in result["msg"]
