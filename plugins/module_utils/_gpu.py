@@ -596,6 +596,15 @@ def _driver_failure(found: str | None, floor: str, cuda: str | None) -> dict[str
     }
 
 
+def _runs_cubins_of(capability: tuple[int, int], built: tuple[int, int]) -> bool:
+    """Whether a GPU runs cubins built for ``built``: the same capability, or for 8.x a later minor
+    (sm_80 cubins run on 8.6 and 8.9). From Hopper on, kernels are built for the arch-specific targets
+    (sm_90a, sm_100a), which run on exactly that capability."""
+    if capability == built:
+        return True
+    return capability[0] == built[0] < 9 and capability[1] > built[1]
+
+
 def _compute_cap_failures(used: list[int], gpus: Mapping[int, Any], supported: Iterable[str]) -> list[dict[str, str]]:
     allowed = []
     for item in supported:
@@ -608,7 +617,7 @@ def _compute_cap_failures(used: list[int], gpus: Mapping[int, Any], supported: I
     for index in used:
         gpu = gpus[index]
         capability = parse_compute_cap(gpu.get("compute_capability") or gpu.get("compute_cap"))
-        if capability in allowed:
+        if capability is not None and any(_runs_cubins_of(capability, built) for built in allowed):
             continue
         groups.setdefault((gpu.get("name") or "unknown model", capability), []).append(index)
     failures = []

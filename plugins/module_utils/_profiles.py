@@ -106,25 +106,34 @@ PROFILES: Dict[str, dict] = {
         "sgl_kernel": "0.4.10",  # PyPI metadata of sglang 0.5.23 (sglang-kernel==0.4.10)
         "torch": "2.14.1",  # PyPI metadata of sglang 0.5.23 (torch==2.14.1)
         "flashinfer": "0.7.2",  # PyPI metadata of sglang 0.5.23 (flashinfer_python[cu13]==0.7.2)
-        # Unknown: sglang 0.5.23 pins none of these (torch 2.14.1 brings its own nvidia-* wheels; its metadata
-        # was not read); nvshmem4py-cu13 is unpinned.
-        "nccl": None,
-        "cudnn": None,
-        "cusparselt": None,
-        "nvshmem": None,
+        # sglang 0.5.23 pins none of these; torch 2.14.1 does, exactly, and sglang 0.5.23 pins torch: the Requires-Dist
+        # of PyPI's torch-2.14.1 Linux wheel METADATA (read 2026-11-24; the same for every cp3xx manylinux_2_28 wheel):
+        # cuda-toolkit[...]==13.0.3, nvidia-nccl-cu13==2.30.7, nvidia-cudnn-cu13==9.24.0.43,
+        # nvidia-cusparselt-cu13==0.8.1, nvidia-nvshmem-cu13==3.4.5. PyPI's torch 2.14.1 is thus the CUDA 13.0 build.
+        "nccl": "2.30.7",
+        "cudnn": "9.24.0.43",
+        "cusparselt": "0.8.1",
+        # nvshmem4py-cu13 (required, unpinned, by sglang 0.5.23) requires nvidia-nvshmem-cu13 unpinned: torch's pin rules.
+        "nvshmem": "3.4.5",
         "gdrcopy": None,  # unknown: no seed or metadata names one for this release
         "deepep_commit": None,  # none: DeepEP comes as a wheel (sgl_deep_ep), not a source commit
         "sgl_deep_ep": "0.1.2.post1",  # PyPI metadata of sglang 0.5.23 (sgl-deep-ep==0.1.2.post1)
-        "mooncake": None,  # unknown: not in sglang 0.5.23's metadata and no seed covers this release
-        "nixl": None,  # unknown: likewise
+        # Neither is in sglang 0.5.23's metadata nor in a seed: the newest CUDA 13 wheels on PyPI when sglang 0.5.23 was
+        # uploaded (2026-10-30): mooncake-transfer-engine-cuda13 0.3.13.post1 (2026-08-31; 0.3.14 followed on
+        # 2026-11-03) and nixl-cu13 1.5.1 (2026-10-26). Both require no nvidia-* wheel (nixl-cu13: torch, numpy).
+        "mooncake": "0.3.13.post1",
+        "nixl": "1.5.1",
         # PyPI metadata of smg 1.13.0 (the wheel fetched with sglang 0.5.23; sglang 0.5.23 itself only
         # requires smg-grpc-servicer>=0.9.0, so this pairing is ours, not a pin of the release).
         "router_package": "smg",
         "router": "1.13.0",
         "driver_floor": "580.65.06",  # R580, CUDA 13.0 GA driver = the CUDA 13.x minimum: see the module docstring
-        # Unknown: the architectures of the sglang-kernel 0.4.10 / sgl-deep-ep wheels were not read; None skips
-        # the preflight's compute-capability check for this profile.
-        "cuda_archs": None,
+        # The cubins of sglang-kernel 0.4.10's core library: sgl_kernel/sm90/ and sgl_kernel/sm100/common_ops.abi3.so
+        # (the loader takes sm90 on compute capability 9.0, sm100 on any other GPU) both carry sm_80, sm_89, sm_90
+        # (twice: sm_90 and sm_90a), sm_100 and sm_120, read from the .nv_fatbin entry headers of the PyPI wheel
+        # (2026-11-24). Its other libraries cover subsets (flash_ops: 8.0, 8.6, 9.0; flashmla_ops: 9.0, 10.0, 10.3).
+        # The preflight lets 8.x GPUs run the sm_80 cubins (8.6 passes); from 9.0 on it wants an exact match.
+        "cuda_archs": ["8.0", "8.9", "9.0", "10.0", "12.0"],
     },
 }
 

@@ -464,7 +464,8 @@ def _check_env(node: _Node, errors: List[Finding]) -> None:
             error("env_scalar", "sglang_env.%s = %r is not a string or number." % (name, value),
                   "give environment variables scalar values.")
         elif name.startswith("SGL_"):
-            error("env_deprecated", "sglang_env.%s uses the deprecated SGL_ prefix, which SGLang no longer reads."
+            error("env_deprecated", "sglang_env.%s uses the deprecated SGL_ prefix (SGLang 0.5.23 still maps it with a warning; "
+                  "the mapping goes away, and SGL_ and SGLANG_ with different values conflict)."
                   % name, "rename it to SGLANG_%s." % name[len("SGL_"):])
         elif name in SECRET_ENV_NAMES:
             error("secret_in_env", "sglang_env.%s holds a secret in plain configuration." % name,

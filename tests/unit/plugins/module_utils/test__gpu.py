@@ -519,6 +519,14 @@ def test_check_gpus_bad_floor_and_cap_raise() -> None:
         _gpu.check_gpus(facts_of("h100"), gpu_ids_needed=ALL_EIGHT, supported_compute_caps=["hopper"])
 
 
+@pytest.mark.parametrize("gpu_cap, built, runs", [
+    ("8.9", "8.0", True), ("8.6", "8.0", True), ("8.0", "8.6", False), ("7.5", "8.0", False),
+    ("10.3", "10.0", False), ("9.0", "8.0", False), ("12.0", "10.0", False),
+])
+def test_compute_capability_compatibility(gpu_cap, built, runs) -> None:
+    assert _gpu._runs_cubins_of(_gpu.parse_compute_cap(gpu_cap), _gpu.parse_compute_cap(built)) is runs
+
+
 def test_check_gpus_compute_capability_not_supported() -> None:
     report = _gpu.check_gpus(facts_of("a100"), gpu_ids_needed=ALL_EIGHT, supported_compute_caps=["sm_90a", "100"], need_whole_gpus=False)
     (failure,) = failures_by_check(report)["compute_capability"]

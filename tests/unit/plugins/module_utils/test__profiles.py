@@ -111,9 +111,12 @@ def test_preflight_takes_the_profile_driver_floor() -> None:
 
 
 def test_preflight_takes_the_profile_cuda_archs() -> None:
-    report = _preflight.build_report(_plan("0.5.8"), {"h": {"gpu": _gpu("575.57.08", "8.9")}})
+    report = _preflight.build_report(_plan("0.5.8"), {"h": {"gpu": _gpu("575.57.08", "12.0")}})
     assert any(r["check"].startswith("compute_cap") and r["status"] == "fail" for r in report["checks"])
+    # sm_80 cubins run on Ada (8.9): binary compatible within the 8.x family.
+    report = _preflight.build_report(_plan("0.5.8"), {"h": {"gpu": _gpu("575.57.08", "8.9")}})
+    assert not [r for r in report["failures"] if r["check"].startswith("compute_cap")]
     report = _preflight.build_report(_plan("0.5.8"), {"h": {"gpu": _gpu("575.57.08", "9.0")}})
     assert not [r for r in report["failures"] if r["check"] in ("driver_version",) or r["check"].startswith("compute_cap")]
     assert _preflight.profile_requirements(_plan("0.5.23"), _plan("0.5.23")["services"]) == {
-        "driver_floor": "580.65.06", "cuda_archs": None}
+        "driver_floor": "580.65.06", "cuda_archs": ["8.0", "8.9", "9.0", "10.0", "12.0"]}
