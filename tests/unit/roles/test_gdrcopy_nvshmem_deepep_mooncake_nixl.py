@@ -1,0 +1,74 @@
+# Copyright (c) 2026 gpufleet.sglang contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The GPU communication library roles: argument specs match defaults, and the gdrcopy fixture archive."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLES = ("gdrcopy", "nvshmem", "deepep", "mooncake", "nixl")
+BUILD_GDRCOPY = ROOT / "tests" / "fixtures" / "src-archives" / "build-gdrcopy.sh"
+
+
+def _load(role: str, part: str) -> dict:
+    return yaml.safe_load((ROOT / "roles" / role / part).read_text(encoding="utf-8")) or {}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_default_is_in_the_argument_spec_and_back(role):
+    options = _load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    own = {name for name in options if name.startswith(role + "_")}
+    assert set(_load(role, "defaults/main.yml")) == own
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_options_are_documented_and_only_contract_or_own_names(role):
+    options = _load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    for name, spec in options.items():
+        assert spec.get("description"), name
+        assert name.startswith(role + "_") or name in ("sglang_release_profile", "sglang_venv_dir"), name
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_constants_are_private(role):
+    assert all(name.startswith("_%s_" % role) for name in _load(role, "vars/main.yml"))
+
+
+@pytest.fixture(scope="module")
+def gdrcopy_archive(tmp_path_factory):
+    out = tmp_path_factory.mktemp("archive")
+    subprocess.run(["bash", str(BUILD_GDRCOPY), str(out), "2.4.4"], check=True, capture_output=True)
+    return out / "NVIDIA" / "gdrcopy" / "archive" / "refs" / "tags" / "v2.4.4.tar.gz"
+
+
+def test_the_fixture_has_githubs_path_layout_and_checksum(gdrcopy_archive):
+    names = tarfile.open(gdrcopy_archive).getnames()
+    assert {n.split("/")[0] for n in names} == {"gdrcopy-2.4.4"}
+    for member in ("Makefile", "include/gdrapi.h", "src/gdrdrv/Makefile", "packages/build-deb-packages.sh"):
+        assert "gdrcopy-2.4.4/" + member in names
+    sha = Path(str(gdrcopy_archive) + ".sha256").read_text().split()
+    assert sha == [hashlib.sha256(gdrcopy_archive.read_bytes()).hexdigest(), "v2.4.4.tar.gz"]
+
+
+def test_the_fixture_is_reproducible(gdrcopy_archive, tmp_path):
+    subprocess.run(["bash", str(BUILD_GDRCOPY), str(tmp_path), "2.4.4"], check=True, capture_output=True)
+    again = tmp_path / "NVIDIA" / "gdrcopy" / "archive" / "refs" / "tags" / "v2.4.4.tar.gz"
+    assert again.read_bytes() == gdrcopy_archive.read_bytes()
+
+
+@pytest.mark.skipif(not (shutil.which("cc") and shutil.which("dpkg-deb")), reason="needs a C compiler and dpkg-deb")
+def test_the_fixture_packages_user_space_only_with_t_and_k(gdrcopy_archive, tmp_path):
+    with tarfile.open(gdrcopy_archive) as tar:
+        tar.extractall(tmp_path, filter="data")
+    packages = tmp_path / "gdrcopy-2.4.4" / "packages"
+    subprocess.run(["./build-deb-packages.sh", "-t", "-k"], cwd=packages, check=True, capture_output=True)
+    debs = sorted(p.name.split("_")[0] for p in packages.glob("*.deb"))
+    assert debs == ["libgdrapi"]
