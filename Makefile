@@ -27,7 +27,8 @@ PLAN_DIR  ?= plan
 
 UPSTREAM_VENV := .cache/upstream-venv
 AWX_MANIFEST  := .cache/collections/ansible_collections/awx/awx/MANIFEST.json
-SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/build-images.sh
+SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/build-images.sh \
+	tests/fixtures/apt-nvidia/build.sh tests/fixtures/src-archives/build-gdrcopy.sh
 
 help: ## List the targets
 	@echo "gpufleet.sglang: make TARGET"
@@ -107,8 +108,10 @@ images: ## Build the local Docker images the scenarios run (debootstrap; a no-op
 
 # Scenarios of `make test`, and the slower ones only `make test-all` runs.
 # `make molecule-<scenario>` runs one (dashes or underscores: molecule-pd-1p1d).
-MOLECULE_SCENARIOS      := rig preflight preflight_broken
-MOLECULE_SLOW_SCENARIOS :=
+# make test stays under 45 minutes on 2 cores; the 3-, 5- and 14-container topologies and the full
+# sglang[all] stack (about 10 GB from PyPI) run under make test-all.
+MOLECULE_SCENARIOS      := rig preflight preflight_broken pypi_cache cuda_toolkit gpu_libs single_node pd_1p1d
+MOLECULE_SLOW_SCENARIOS := multinode_tp pd_2p2d pd_4p9d sglang_full
 
 molecule-%: .venv collection-link images ## One Molecule scenario: molecule-<name> (molecule/<name>)
 	@start=$$SECONDS; cd $(CURDIR) && $(RUN) molecule test -s $(subst -,_,$*); \
