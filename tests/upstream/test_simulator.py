@@ -49,7 +49,7 @@ generator = _load("generate_server_args_spec", Path(__file__).resolve().parent /
 simulator = _load("sglang_engine_simulator", harness.SIMULATOR)
 
 try:
-    import sglang.srt.server_args  # noqa: F401
+    import sglang.srt.server_args  # noqa: F401  pylint: disable=unused-import
 except ImportError as exc:
     if Path(sys.prefix).resolve() == UPSTREAM_VENV.resolve() or os.environ.get("GPUFLEET_UPSTREAM_REQUIRED") == "1":
         raise
@@ -143,10 +143,10 @@ def _counters(url):
 def _assert_chat(router_url, prompt):
     body = {"model": MODEL, "messages": [{"role": "user", "content": prompt}], "max_tokens": 1}
     assert harness.http("POST", router_url + "/v1/chat/completions", body)[0] == 401, "the router did not get the key"
-    status, _, raw = _chat(router_url, prompt, max_tokens=5)
+    status, _headers, raw = _chat(router_url, prompt, max_tokens=5)
     assert status == 200, raw
     assert len(json.loads(raw)["choices"][0]["message"]["content"].split()) == 5
-    status, _, raw = _chat(router_url, prompt + " (streamed)", max_tokens=4, stream=True)
+    status, _headers, raw = _chat(router_url, prompt + " (streamed)", max_tokens=4, stream=True)
     events = harness.sse_events(raw)
     assert status == 200 and events[-1] == "[DONE]", raw
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in map(json.loads, events[:-1]) if c.get("choices"))

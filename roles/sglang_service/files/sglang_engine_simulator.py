@@ -823,7 +823,7 @@ class WorkerHandler(BaseHandler):
 
 
 def split_addr(addr):
-    host, _, port = addr.rpartition(":")
+    host, _sep, port = addr.rpartition(":")
     return host.strip("[]"), int(port)
 
 
@@ -834,7 +834,7 @@ class RankServer(object):
         self.args = args
         self.members = {}
         self.lock = threading.Lock()
-        _, port = split_addr(args.dist_init_addr)
+        port = split_addr(args.dist_init_addr)[1]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("", port))

@@ -49,13 +49,13 @@ def http(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = N
 
 
 def get_json(url: str, headers=None):
-    status, _, raw = http("GET", url, headers=headers)
+    status, _headers, raw = http("GET", url, headers=headers)
     assert status == 200, (url, status, raw)
     return json.loads(raw)
 
 
 def post_json(url: str, body, headers=None, timeout: float = 30):
-    status, _, raw = http("POST", url, body, headers, timeout)
+    status, _headers, raw = http("POST", url, body, headers, timeout)
     return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
 
 

@@ -89,7 +89,7 @@ def test_chat_completion(worker):
 
 def test_chat_completion_stream(worker):
     body = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "stream": True, "stream_options": {"include_usage": True}}
-    status, _, raw = http("POST", worker + "/v1/chat/completions", body)
+    status, _headers, raw = http("POST", worker + "/v1/chat/completions", body)
     events = sse_events(raw)
     assert status == 200 and events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
@@ -101,7 +101,7 @@ def test_chat_completion_stream(worker):
 def test_completions_plain_and_stream(worker):
     status, reply = post_json(worker + "/v1/completions", {"prompt": "Once upon", "max_tokens": 4})
     assert status == 200 and reply["object"] == "text_completion" and len(reply["choices"][0]["text"].split()) == 4
-    status, _, raw = http("POST", worker + "/v1/completions", {"prompt": "Once upon", "max_tokens": 4, "stream": True})
+    status, _headers, raw = http("POST", worker + "/v1/completions", {"prompt": "Once upon", "max_tokens": 4, "stream": True})
     events = sse_events(raw)
     text = "".join(json.loads(e)["choices"][0]["text"] for e in events[:-1])
     assert events[-1] == "[DONE]" and text == reply["choices"][0]["text"]
@@ -180,5 +180,5 @@ def test_runs_on_python_3_8():
 def test_token_limits(worker):
     assert post_json(worker + "/v1/completions", {"prompt": "x", "max_tokens": -1})[0] == 400
     assert post_json(worker + "/generate", {"text": "x", "sampling_params": {"max_new_tokens": "many"}})[0] == 400
-    status, _, raw = http("POST", worker + "/v1/completions", {"prompt": "x", "max_tokens": 0, "stream": True})
+    status, _headers, raw = http("POST", worker + "/v1/completions", {"prompt": "x", "max_tokens": 0, "stream": True})
     assert status == 200 and sse_events(raw)[-1] == "[DONE]"

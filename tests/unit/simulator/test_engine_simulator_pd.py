@@ -54,7 +54,7 @@ def test_bootstrap_port_answers(pair):
 def test_chat_round_trip(pair):
     before_p, before_d = counters(pair["prefill"]), counters(pair["decode"])
     body = pd_body(pair, {"messages": [{"role": "user", "content": "What is PD?"}], "max_completion_tokens": 6})
-    (p_status, _, p_raw), (d_status, _, d_raw) = both(pair, "/v1/chat/completions", body)
+    (p_status, _p_headers, p_raw), (d_status, _d_headers, d_raw) = both(pair, "/v1/chat/completions", body)
     assert (p_status, d_status) == (200, 200), (p_raw, d_raw)
     reply = json.loads(d_raw)
     assert len(reply["choices"][0]["message"]["content"].split()) == 6
@@ -69,7 +69,7 @@ def test_chat_round_trip(pair):
 
 def test_generate_stream_round_trip(pair):
     body = pd_body(pair, {"text": "stream me", "sampling_params": {"max_new_tokens": 4}, "stream": True})
-    (p_status, _, _), (d_status, _, d_raw) = both(pair, "/generate", body)
+    (p_status, _p_headers, _p_raw), (d_status, _d_headers, d_raw) = both(pair, "/generate", body)
     events = sse_events(d_raw)
     assert (p_status, d_status) == (200, 200) and events[-1] == "[DONE]"
     assert len(json.loads(events[-2])["text"].split()) == 4
