@@ -550,8 +550,10 @@ def test_the_playbook_renders_valid_arguments_for_every_task(shadow_collections,
     assert all(r["no_log"] for r in full_records if r["task"].startswith("Create or update"))
 
     templates = [r["args"] for r in full_records if r["module"] == "job_template"]
-    assert [t["name"] for t in templates] == ["gpufleet.sglang: plan", "gpufleet.sglang: preflight"]
-    plan, preflight = templates
+    assert [t["name"] for t in templates] == ["gpufleet.sglang: %s" % name for name in (
+        "plan", "preflight", "site", "single_node", "multinode_tp", "pd_disagg", "rolling_restart")]
+    plan, preflight = templates[:2]
+    assert all(t["credentials"][0] == "gpufleet.sglang: SSH" for t in templates[2:])  # the deploy playbooks log in
     assert plan["playbook"] == "playbooks/plan.yml" and plan["ask_limit_on_launch"] is True
     assert plan["credentials"] == ["gpufleet.sglang: Hugging Face token"]  # plan contacts no host: no SSH
     assert plan["execution_environment"] == "gpufleet.sglang"
