@@ -23,12 +23,13 @@ INVENTORY ?= inventories/examples/pd_1p1d
 PLAN_DIR  ?= plan
 
 .PHONY: help .venv collection-link plan lint sanity sanity-prep unit integration awx-collection docs dist ee-context \
-	upstream bench test test-all clean distclean
+	upstream bench bench-converge bench-downloads demo demo-down test test-all clean distclean
 
 UPSTREAM_VENV := .cache/upstream-venv
 AWX_MANIFEST  := .cache/collections/ansible_collections/awx/awx/MANIFEST.json
 SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/build-images.sh \
-	tests/fixtures/apt-nvidia/build.sh tests/fixtures/src-archives/build-gdrcopy.sh
+	tests/fixtures/apt-nvidia/build.sh tests/fixtures/src-archives/build-gdrcopy.sh \
+	sandbox/up.sh sandbox/down.sh sandbox/demo.sh sandbox/fleet.sh
 
 help: ## List the targets
 	@echo "gpufleet.sglang: make TARGET"
@@ -97,6 +98,19 @@ upstream: ## Every golden plan's argv through the real SGLang / smg / sglang-rou
 
 bench: .venv collection-link ## Benchmarks (bench/run.py)
 	$(RUN) python bench/run.py
+
+bench-converge: .venv collection-link images ## Converge time of pd_disagg.yml on 3, 5 and 14 containers against the sum of its parts (slow)
+	$(RUN) python bench/converge.py
+
+bench-downloads: .venv collection-link images ## Upstream downloads of a fleet install, naive vs pypi_cache (1, 3, 7 containers)
+	$(RUN) python bench/downloads.py
+
+# The README's main job: a 1P1D sandbox fleet of containers (sandbox/), pd_disagg.yml, a chat completion.
+demo: .venv collection-link images ## The main job: 1P1D sandbox fleet in Docker, pd_disagg.yml, a chat completion through the router
+	VENV_BIN=$(VENV_BIN) sandbox/demo.sh
+
+demo-down: ## Remove the sandbox fleet of make demo
+	sandbox/down.sh
 
 # The Docker test rig (tests/docker/README.md): local images, then Molecule
 # scenarios on them. Needs a running Docker daemon (.ci/run starts one), and

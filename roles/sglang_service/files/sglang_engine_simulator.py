@@ -578,6 +578,15 @@ class BootstrapHandler(BaseHandler):
         raise SimError(404, "Not Found")
 
 
+class RankHealthHandler(BaseHandler):
+    """Ranks > 0: like SGLang's launch_dummy_health_check_server, health only on --port."""
+
+    def route(self, method, path, query, raw):
+        if path in ("/health", "/health_generate", "/ping"):
+            return self.send_bytes(200, b"", "text/plain")
+        raise SimError(404, "Not Found")
+
+
 class WorkerHandler(BaseHandler):
     """The SGLang worker HTTP API."""
 
@@ -959,7 +968,14 @@ def main(argv=None):
         sys.stderr.write("sglang simulator: --dist-init-addr is required when --nnodes > 1\n")
         return 2
     if args.nnodes > 1 and args.node_rank > 0:
-        return follow_rank0(args, stop)  # like SGLang, ranks > 0 serve no HTTP
+        # Like SGLang 0.5.23 (engine.py: launch_dummy_health_check_server): ranks > 0 answer health only.
+        health = Server((args.host, args.port), RankHealthHandler, None)
+        serve(health, "rank-health")
+        try:
+            return follow_rank0(args, stop)
+        finally:
+            health.shutdown()
+            health.server_close()
     engine = Engine(args)
     if args.nnodes > 1:
         engine.ranks = RankServer(args)

@@ -1,7 +1,7 @@
 # Copyright (c) 2026 gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Multi-node TP: rank 0 gates /health on every rank joining over --dist-init-addr."""
+"""Multi-node TP: rank 0 gates /health on every rank joining over --dist-init-addr; other ranks answer health only."""
 
 from __future__ import annotations
 
@@ -66,3 +66,13 @@ def test_a_mismatched_rank_is_refused(fleet):
     stray = fleet.simulator(*rank_argv(free_port(), dist_port, 1, nnodes=3), name="stray")
     assert stray.popen.wait(10) == 1
     assert "nnodes 3 differs from rank 0's 2" in stray.output()
+
+
+def test_ranks_above_zero_answer_health_only(fleet):
+    dist_port, rank1_port = free_port(), free_port()
+    url = "http://127.0.0.1:%d" % rank1_port
+    fleet.simulator(*rank_argv(free_port(), dist_port, 0), name="rank0")
+    rank1 = fleet.simulator(*rank_argv(rank1_port, dist_port, 1), name="rank1")
+    fleet.wait_http(url + "/health", rank1)
+    assert http("GET", url + "/ping")[0] == 200
+    assert http("GET", url + "/get_server_info")[0] == 404
