@@ -574,7 +574,10 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         argv.extend(("--disaggregation-mode", instance.role, "--disaggregation-transfer-backend", backend))
         if instance.role == "prefill":
             argv.extend(("--disaggregation-bootstrap-port", str(settings["sglang_bootstrap_port"])))
-            ports.append({"port": settings["sglang_bootstrap_port"], "purpose": "bootstrap"})
+            if rank == 0:
+                # Only node rank 0 runs the tokenizer manager, which starts the KV bootstrap server
+                # (SGLang 0.5.23 entrypoints/engine.py); the other ranks answer health checks only.
+                ports.append({"port": settings["sglang_bootstrap_port"], "purpose": "bootstrap"})
         ib_device = _ib_device_arg(node.settings["sglang_ib_device"])
         if ib_device:
             argv.extend(("--disaggregation-ib-device", ib_device))

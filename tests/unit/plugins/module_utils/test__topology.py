@@ -476,3 +476,12 @@ def test_machine_collisions_are_reported_with_the_other_errors():
                        per_host={"bp": same_box, "bd": same_box | {"sglang_base_gpu_id": 4},
                                  "p9": {"sglang_tp_size": "eight"}})
     assert rules(errors) == [("ports_disjoint", "sglang_port"), ("type", "sglang_tp_size")]
+
+
+def test_only_rank_0_of_a_multi_node_prefill_binds_the_bootstrap_port():
+    plan = plan_of(prefill=["p0", "p1"], decode=["d0"], common={"sglang_nnodes": 2, "sglang_tp_size": 16},
+                   per_host={"d0": {"sglang_nnodes": 1, "sglang_tp_size": 8}})
+    bound = {s["host"]: [p["purpose"] for p in s["ports"]] for s in plan["services"] if s["role"] == "prefill"}
+    assert "bootstrap" in bound["p0"] and "bootstrap" not in bound["p1"]
+    for host in ("p0", "p1"):  # every rank still gets the flag: SGLang's argv is the same on all ranks
+        assert flag(services(plan, host)[0]["argv"], "--disaggregation-bootstrap-port") == "8998"
