@@ -78,3 +78,12 @@ def test_simulator_environment() -> None:
                   sglang_service_simulator_token_ms=2, **ROLE_VARS)
     assert "GPUFLEET_SIMULATOR_ARGS_SPEC='/opt/sglang-simulator/server_args/0.5.23.json'" in text.splitlines()
     assert "GPUFLEET_SIMULATOR_TOKEN_MS='2'" in text.splitlines()
+
+
+def test_ca_bundle_environment() -> None:
+    lines = render("service.env.j2", service=worker(["/bin/true"]), sglang_service_ca_bundle="/etc/ssl/certs/ca-certificates.crt",
+                   **ROLE_VARS).splitlines()
+    assert "SSL_CERT_FILE='/etc/ssl/certs/ca-certificates.crt'" in lines
+    assert "REQUESTS_CA_BUNDLE='/etc/ssl/certs/ca-certificates.crt'" in lines
+    without = render("service.env.j2", service=worker(["/bin/true"]), sglang_service_ca_bundle="", **ROLE_VARS)
+    assert "SSL_CERT_FILE" not in without
