@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_shared"))
+from journal_on_failure import attach_journal  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def plan_path() -> Path:
@@ -62,11 +66,4 @@ def http(host, url: str, body: dict | None = None, key: str = "") -> tuple[int, 
         return answer["status"], {"text": answer["text"]}
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    host = item.funcargs.get("host") if hasattr(item, "funcargs") else None
-    if report.when == "call" and report.failed and host is not None:
-        journal = host.run("journalctl --no-pager --lines 60 -u 'sglang-*'")
-        report.sections.append(("journal of %s" % host.backend.get_hostname(), journal.stdout or journal.stderr))
+pytest_runtest_makereport = attach_journal("journalctl --no-pager --lines 60 -u 'sglang-*'")

@@ -4,14 +4,11 @@
 """Testinfra helpers of the rig scenario: the node's journal is attached to every failed test."""
 from __future__ import annotations
 
-import pytest
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_shared"))
+from journal_on_failure import attach_journal  # noqa: E402  pylint: disable=wrong-import-position
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    host = item.funcargs.get("host") if hasattr(item, "funcargs") else None
-    if report.when == "call" and report.failed and host is not None:
-        journal = host.run("journalctl --no-pager --boot --lines 80")
-        report.sections.append(("journal of %s" % host.backend.get_hostname(), journal.stdout or journal.stderr))
+pytest_runtest_makereport = attach_journal("journalctl --no-pager --boot --lines 80")
