@@ -8,13 +8,15 @@ For each fleet, the Molecule scenario of that size (pd_1p1d, pd_2p2d, pd_4p9d: t
 fake GPUs and engine simulator as `make test`) is created and prepared, then converged once with a
 callback (bench/callback_plugins/gpufleet_timing.py) that records when every task ran on every host,
 and the systemd start time of every sglang-* unit is read from the containers. Two figures, each
-against the sum of its parts:
+against the sum of its parts, and the preflight alone:
   - converge: the playbook's wall time against the sum over hosts of each host's task time (what a
     one-host-at-a-time run would take), also per phase (the play tags: validate, preflight, install,
     services, readiness);
   - first service start to router serving: from the earliest sglang-* unit start (systemd) to the end
     of the smoke request through the router, against the sum over hosts of their task time inside
-    that window; and the spread of the workers' unit starts (all ranks start together).
+    that window; and the spread of the workers' unit starts (all ranks start together);
+  - preflight alone: playbooks/preflight.yml's plays (`--tags preflight`) on the converged fleet, as an
+    operator runs it before a maintenance window: wall time against the sum of the hosts' check time.
 parallelism = sum of parts / wall: 1 is serial; the closer to the host count (capped by Ansible's
 forks), the more of the fleet is handled at once. One run each; slow (minutes), not part of make test.
 
@@ -40,10 +42,11 @@ PHASES = ("validate", "preflight", "install", "services", "readiness")
 SMOKE = re.compile(r"smoke", re.IGNORECASE)
 
 
-def molecule(action: str, scenario: str, env: dict | None = None) -> float:
-    """Run one Molecule action; its wall time. Output goes to a log next to the JSON on failure."""
+def molecule(action: str, scenario: str, env: dict | None = None, ansible_args: tuple = ()) -> float:
+    """Run one Molecule action; its wall time. On failure, the end of its output goes to stderr."""
     start = time.monotonic()
-    run = subprocess.run(["molecule", action, "-s", scenario], cwd=ROOT, env={**os.environ, **(env or {})},
+    command = ["molecule", action, "-s", scenario] + (["--", *ansible_args] if ansible_args else [])
+    run = subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})},
                          capture_output=True, text=True, check=False)
     if run.returncode:
         sys.stderr.write(run.stdout[-6000:] + run.stderr[-4000:])
@@ -130,21 +133,35 @@ def measure(fleet: int, keep: bool, workdir: Path) -> dict:
     if len(names) != fleet:
         raise SystemExit("bench: molecule/%s has %d platforms, not %d" % (scenario, len(names), fleet))
     timing_file = workdir / ("timing-%s.json" % scenario)
+    preflight_file = workdir / ("preflight-%s.json" % scenario)
     print("bench: %s (%d containers): create, prepare" % (scenario, fleet), flush=True)
     molecule("destroy", scenario)
     try:
         molecule("create", scenario)
         molecule("prepare", scenario)
         print("bench: %s: converge" % scenario, flush=True)
-        seconds = molecule("converge", scenario, {
-            "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "bench" / "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "gpufleet_timing",
-            "GPUFLEET_TIMING_FILE": str(timing_file)})
+        seconds = molecule("converge", scenario, timed(timing_file))
         starts = unit_starts(names)
+        # The preflight on its own, as an operator runs it before a maintenance window: the same inventory,
+        # only the plan (tag always) and the preflight plays, on the fleet that now runs its services.
+        print("bench: %s: preflight alone" % scenario, flush=True)
+        molecule("converge", scenario, timed(preflight_file), ("--tags", "preflight"))
     finally:
         if not keep:
             molecule("destroy", scenario)
-    return analyse(fleet, scenario, seconds, json.loads(timing_file.read_text()), starts)
+    row = analyse(fleet, scenario, seconds, json.loads(timing_file.read_text()), starts)
+    preflight = json.loads(preflight_file.read_text())
+    preflight_tasks = [task for task in preflight["tasks"] if phase_of(task) == "preflight"]
+    wall = preflight["end"] - preflight["start"]
+    row["preflight_alone"] = {"wall_s": wall, "sum_s": busy(preflight_tasks),
+                              "parallelism": busy(preflight_tasks) / wall if wall else None}
+    return row
+
+
+def timed(timing_file: Path) -> dict:
+    """The environment that makes a Molecule run record its task times into timing_file."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "bench" / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "gpufleet_timing", "GPUFLEET_TIMING_FILE": str(timing_file)}
 
 
 def fmt(value, pattern="%.1f"):
@@ -166,6 +183,11 @@ def table(rows: list) -> str:
         lines.append("  %-9s " % row["scenario"] + "  ".join(
             "%s %s/%s (%s)" % (phase, fmt(p["wall_s"]), fmt(p["sum_s"]), fmt(p["parallelism"], "%.1fx"))
             for phase, p in row["phases"].items()))
+    lines.append("preflight.yml alone on the running fleet: wall_s (plan included) / sum of hosts_s (parallelism)")
+    for row in rows:
+        alone = row["preflight_alone"]
+        lines.append("  %-9s %s/%s (%s)" % (row["scenario"], fmt(alone["wall_s"]), fmt(alone["sum_s"]),
+                                             fmt(alone["parallelism"], "%.1fx")))
     return "\n".join(lines)
 
 
