@@ -186,8 +186,8 @@ def table(rows: list) -> str:
     lines.append("preflight.yml alone on the running fleet: wall_s (plan included) / sum of hosts_s (parallelism)")
     for row in rows:
         alone = row["preflight_alone"]
-        lines.append("  %-9s %s/%s (%s)" % (row["scenario"], fmt(alone["wall_s"]), fmt(alone["sum_s"]),
-                                             fmt(alone["parallelism"], "%.1fx")))
+        figures = (fmt(alone["wall_s"]), fmt(alone["sum_s"]), fmt(alone["parallelism"], "%.1fx"))
+        lines.append("  %-9s %s/%s (%s)" % ((row["scenario"],) + figures))
     return "\n".join(lines)
 
 
