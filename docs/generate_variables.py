@@ -60,8 +60,9 @@ DESCRIPTIONS: Dict[str, str] = {
                              "binds the ports above it (up to +13).",
     "sglang_bootstrap_port": "Prefill bootstrap port (`--disaggregation-bootstrap-port`), SGLang's default.",
     "sglang_transfer_backend": "KV-cache transfer backend of PD fleets (`--disaggregation-transfer-backend`).",
-    "sglang_ib_device": "RDMA device(s) for the KV transfer (`--disaggregation-ib-device`): `auto` (resolved per GPU "
-                        "by host preflight), a name such as `mlx5_0`, or a list.",
+    "sglang_ib_device": "RDMA device(s) for the KV transfer (`--disaggregation-ib-device`): `auto` (each GPU's "
+                        "nearest ACTIVE NICs, in a per-GPU JSON file `sglang_service` writes), a name such as "
+                        "`mlx5_0`, or a list.",
     "sglang_network_interface": "Sets NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME and SGLANG_LOCAL_IP_NIC.",
     "sglang_server_args": "Extra SGLang flags: `{name: value}`; `true` is a bare flag, a list repeats the flag. "
                           "Flags the plan writes itself are refused (rule `managed_flag`).",

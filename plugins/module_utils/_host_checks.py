@@ -4,7 +4,8 @@
 """The host checks of the preflight that are neither GPU nor InfiniBand checks.
 
 Ports (``/proc/net/tcp``, ``/proc/net/tcp6`` and the owner of a listening socket through its inode,
-``/proc/<pid>/fd`` and ``/proc/<pid>/cgroup``), kernel modules (``/proc/modules``), /dev/shm and disk
+``/proc/<pid>/fd`` and ``/proc/<pid>/cgroup``, else through the socket's uid and the unit's processes),
+kernel modules (``/proc/modules``), /dev/shm and disk
 space (``statvfs``), paths, the locked-memory limit (``/proc/self/limits`` and systemd's
 ``DefaultLimitMEMLOCK``), TCP reachability and name resolution, and the comparison of resolutions
 across hosts that the controller makes.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import functools
 import ipaddress
 import os
 import re
@@ -156,19 +158,25 @@ def unit_of_cgroup(text: str) -> str | None:
     return None
 
 
+def _pids(proc_root: str) -> list[str]:
+    """The process directories of a /proc, in pid order ([] when it cannot be listed)."""
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        return []
+    return sorted((name for name in entries if name.isdigit()), key=int)
+
+
 def socket_owners(proc_root: str, inodes: Iterable[int]) -> tuple[dict[int, list[int]], list[str]]:
     """Which pids hold each socket inode, by the ``socket:[inode]`` links under /proc/<pid>/fd.
 
-    Also returns the pids whose fds could not be read (another user's processes without root).
+    Also returns the pids whose fds could not be read (another user's processes without root, or
+    without CAP_SYS_PTRACE in a container).
     """
     wanted = set(inodes)
     owners: dict[int, list[int]] = {}
     unreadable = []
-    try:
-        entries = os.listdir(proc_root)
-    except OSError:
-        return owners, unreadable
-    for entry in sorted((name for name in entries if name.isdigit()), key=int):
+    for entry in _pids(proc_root):
         fd_dir = os.path.join(proc_root, entry, "fd")
         try:
             fds = os.listdir(fd_dir)
@@ -179,13 +187,27 @@ def socket_owners(proc_root: str, inodes: Iterable[int]) -> tuple[dict[int, list
         for fd in fds:
             try:
                 match = _SOCKET_LINK.match(os.readlink(os.path.join(fd_dir, fd)))
-            except OSError:
+            except OSError as error:
+                # Without CAP_SYS_PTRACE, root lists another user's fds but cannot read the links.
+                if error.errno in (errno.EACCES, errno.EPERM) and entry not in unreadable:
+                    unreadable.append(entry)
                 continue
             if match and int(match.group(1)) in wanted:
                 pids = owners.setdefault(int(match.group(1)), [])
                 if int(entry) not in pids:
                     pids.append(int(entry))
     return owners, unreadable
+
+
+def processes_by_unit(proc_root: str) -> dict[str, list[int]]:
+    """The pids of every systemd unit that has processes, from /proc/<pid>/cgroup (readable by anyone)."""
+    units: dict[str, list[int]] = {}
+    for entry in _pids(proc_root):
+        cgroup, _reason = _read_text(os.path.join(proc_root, entry, "cgroup"))
+        unit = unit_of_cgroup(cgroup) if cgroup else None
+        if unit:
+            units.setdefault(unit, []).append(int(entry))
+    return units
 
 
 def process_info(proc_root: str, pid: int) -> dict:
@@ -203,12 +225,41 @@ def _describe_owner(owner: dict) -> str:
     return "%s (pid %d, unit %s)" % (owner["comm"] or "command unknown", owner["pid"], owner["unit"] or "unknown")
 
 
+def _unit_name(unit: str) -> str:
+    """The plan's unit name (``sglang-prefill-0``) as its cgroup spells it (``sglang-prefill-0.service``)."""
+    return unit if unit.endswith(_UNIT_SUFFIXES) else unit + ".service"
+
+
+def _own_unit_by_uid(
+    item: Mapping[str, Any],
+    unknown: Sequence[Mapping[str, Any]],
+    owned_uid: int | None,
+    owned_unit_pattern: str,
+    units_of: Callable[[], dict[str, list[int]]],
+) -> tuple[str, list[int]] | None:
+    """The port's unit and its pids, when the sockets no process could be tied to all belong to the
+    service user and the unit the plan gives the port (one of this collection's) has processes."""
+    if not item.get("unit") or owned_uid is None or any(sock["uid"] != owned_uid for sock in unknown):
+        return None
+    unit = _unit_name(item["unit"])
+    if not fnmatch.fnmatchcase(unit, owned_unit_pattern) or not units_of().get(unit):
+        return None
+    return unit, units_of()[unit]
+
+
 def check_ports(
     ports: Sequence[Mapping[str, Any]],
     proc_root: str = "/proc",
     owned_unit_pattern: str = DEFAULT_OWNED_UNIT_PATTERN,
+    owned_uid: int | None = None,
 ) -> list[dict]:
-    """Each port free, or held only by units matching ``owned_unit_pattern``."""
+    """Each port free, or held only by units matching ``owned_unit_pattern``.
+
+    A socket is tied to its process through /proc/<pid>/fd, which root cannot read for another user's
+    processes in a container without CAP_SYS_PTRACE. Then the socket's uid stands in: a port whose item
+    names its ``unit`` (one matching the pattern), whose unowned sockets all belong to ``owned_uid`` (the
+    service user) while that unit has processes, counts as held by that unit.
+    """
     listeners, reason = read_listeners(proc_root)
     if listeners is None:
         return [
@@ -220,6 +271,7 @@ def check_ports(
         busy[int(item["port"])] = [sock for sock in listeners if sock["port"] == int(item["port"])]
     inodes = [sock["inode"] for socks in busy.values() for sock in socks]
     owners, unreadable = socket_owners(proc_root, inodes) if inodes else ({}, [])
+    units_of = functools.lru_cache(maxsize=None)(lambda: processes_by_unit(proc_root))  # read once, if needed
     results = []
     for item in ports:
         port = int(item["port"])
@@ -235,6 +287,12 @@ def check_ports(
         procs = [process_info(proc_root, pid) for pid in pids]
         foreign = [proc for proc in procs if not (proc["unit"] and fnmatch.fnmatchcase(proc["unit"], owned_unit_pattern))]
         unknown = [sock for sock in socks if not owners.get(sock["inode"])]
+        by_uid = _own_unit_by_uid(item, unknown, owned_uid, owned_unit_pattern, units_of) if unknown and not foreign else None
+        if by_uid:
+            found = ("port %d (%s) is held by this collection's %s (pid %s) on %s: its sockets belong to uid %d, the service "
+                     "user (their process could not be read)" % (port, purpose, by_uid[0], ", ".join(map(str, by_uid[1])), where, owned_uid))
+            results.append(check_result(check, OK, found, needed))
+            continue
         if procs and not foreign and not unknown:
             owned = ", ".join(_describe_owner(proc) for proc in procs)
             results.append(check_result(check, OK, "port %d (%s) is held by this collection's %s on %s" % (port, purpose, owned, where), needed))
@@ -242,8 +300,9 @@ def check_ports(
         held_by = [_describe_owner(proc) for proc in foreign]
         if unknown:
             held_by.append(
-                "a process whose owner could not be read (%s)"
-                % ("run with become: root to name it" if unreadable else "no /proc/<pid>/fd link to its socket inode")
+                "a process whose owner could not be read (socket uid %s; %s)"
+                % (", ".join(sorted({str(sock["uid"]) for sock in unknown})),
+                   "run as root (become), with CAP_SYS_PTRACE in a container, to name it" if unreadable else "no /proc/<pid>/fd link to its socket inode")
             )
         found = "port %d (%s) is already listening on %s, held by %s" % (port, purpose, where, "; ".join(held_by))
         fix = (

@@ -540,16 +540,11 @@ def _dist_init_ports(settings: Mapping[str, Any]) -> List[Tuple[int, str]]:
     return ports
 
 
-def _ib_device_arg(value: Any) -> Optional[str]:
-    if value == "auto":
-        return None  # host preflight resolves it to the nearest active HCA per GPU
-    return ",".join(value) if isinstance(value, list) else value
-
-
 def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Optional[str]) -> dict:
     settings = instance.settings
     gpu_ids = list(range(settings["sglang_base_gpu_id"], settings["sglang_base_gpu_id"] + settings["sglang_gpus_per_node"]))
     unit = "sglang-%s" % _unit_safe(instance.name)
+    config_dir = node.settings["sglang_service_config_dir"].rstrip("/")
     if node.settings["sglang_service_engine"] == "simulator":
         launcher = list(SIMULATOR_LAUNCHER)
     else:
@@ -570,6 +565,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
                      "--dist-init-addr", "%s:%d" % (instance.nodes[0].address, settings["sglang_dist_init_port"])))
     argv.extend(("--base-gpu-id", str(settings["sglang_base_gpu_id"])))
     ports = [{"port": settings["sglang_port"], "purpose": "http"}]
+    ib_devices_file = None
     if instance.role != "regular":
         argv.extend(("--disaggregation-mode", instance.role, "--disaggregation-transfer-backend", backend))
         if instance.role == "prefill":
@@ -578,15 +574,21 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
                 # Only node rank 0 runs the tokenizer manager, which starts the KV bootstrap server
                 # (SGLang 0.5.23 entrypoints/engine.py); the other ranks answer health checks only.
                 ports.append({"port": settings["sglang_bootstrap_port"], "purpose": "bootstrap"})
-        ib_device = _ib_device_arg(node.settings["sglang_ib_device"])
-        if ib_device:
-            argv.extend(("--disaggregation-ib-device", ib_device))
+        # Both backends read the flag (Mooncake; NIXL through UCX from SGLang 0.5.23, earlier NIXL ignores it).
+        ib_device = node.settings["sglang_ib_device"]
+        if ib_device == "auto":
+            # A per-GPU JSON file, keyed by GPU ID: sglang_service writes each GPU's nearest ACTIVE NICs
+            # there, as gpu_facts pairs them on the host.
+            ib_devices_file = "%s/%s.ib-devices.json" % (config_dir, unit)
+            argv.extend(("--disaggregation-ib-device", ib_devices_file))
+        else:
+            argv.extend(("--disaggregation-ib-device", ",".join(ib_device) if isinstance(ib_device, list) else ib_device))
     argv.extend(_server_arg_tokens(settings["sglang_server_args"]))
     secret_options = {WORKER_SECRET_OPTIONS[name]: name for name in node.settings["secrets"]
                       if name in WORKER_SECRET_OPTIONS}
     secret_config = None
     if secret_options:
-        secret_config = {"path": "%s/%s.secrets.yaml" % (node.settings["sglang_service_config_dir"].rstrip("/"), unit),
+        secret_config = {"path": "%s/%s.secrets.yaml" % (config_dir, unit),
                          "options": secret_options}
         argv.extend(("--config", secret_config["path"]))
     ports.extend({"port": port, "purpose": purpose} for port, purpose in _dist_init_ports(settings))
@@ -612,6 +614,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "env": env,
         "secret_env": {WORKER_SECRET_ENV[name]: name for name in node.settings["secrets"] if name in WORKER_SECRET_ENV},
         "secret_config": secret_config,
+        "ib_devices_file": ib_devices_file,
     }
 
 
@@ -672,6 +675,7 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "env": {},
         "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if keyed else {},
         "secret_config": None,
+        "ib_devices_file": None,
     }
 
 

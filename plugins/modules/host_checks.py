@@ -12,7 +12,9 @@ description:
   - The host checks of the preflight that concern neither the GPUs (M(gpufleet.sglang.gpu_facts)) nor the RDMA
     ports (M(gpufleet.sglang.ib_port_state)). Each check runs only when its option is given.
   - Ports are read from C(/proc/net/tcp) and C(/proc/net/tcp6); the owner of a listening socket is found through its
-    inode, C(/proc/<pid>/fd) and the systemd unit in C(/proc/<pid>/cgroup) (cgroup v1 or v2).
+    inode, C(/proc/<pid>/fd) and the systemd unit in C(/proc/<pid>/cgroup) (cgroup v1 or v2). Where C(/proc/<pid>/fd)
+    cannot be read (another user's process in a container without C(CAP_SYS_PTRACE)), the socket's uid stands in; see
+    O(owned_user).
   - Returns every check's result, never only the first failure, each with what was found, what is needed and the
     operator fix, so that the preflight can report every host's problems at once.
   - Does not fail when checks fail unless O(fail_on_error=true). A check that cannot run (a file that cannot be read,
@@ -35,6 +37,18 @@ options:
       purpose:
         description: What the port is for, as the result names it (for example C(bootstrap) or C(http)).
         type: str
+      unit:
+        description:
+          - The systemd unit of this collection the plan gives the port (C(sglang-prefill-0) or
+            C(sglang-prefill-0.service)), for the check by the socket's uid (O(owned_user)).
+        type: str
+  owned_user:
+    description:
+      - The user the collection's units run as (C(sglang_service_user)). A port whose socket no process could be tied to
+        passes when the socket belongs to this user, the port's O(ports[].unit) matches O(owned_unit_pattern) and that
+        unit has processes (read from C(/proc/<pid>/cgroup), which anyone can read).
+      - Ignored when the user does not exist on the host (nothing of the collection runs yet).
+    type: str
   owned_unit_pattern:
     description:
       - A shell pattern of the systemd units of this collection; a port held by such a unit passes
@@ -128,7 +142,9 @@ attributes:
     support: none
     description: There is nothing to diff; the module only reads.
 notes:
-  - The owner of a port held by another user's process is named only when the module runs as root (C(become=true)).
+  - The owner of a port held by another user's process is named only when the module runs as root (C(become=true)),
+    in a container only with C(CAP_SYS_PTRACE); without it, O(owned_user) and O(ports[].unit) still recognise the
+    collection's own units.
   - Before the services start nothing listens on their ports, so O(reach) needs a port that does listen
     on the master's address (for example sshd's).
 seealso:
@@ -240,6 +256,8 @@ msg:
   sample: "10 checks: 8 ok, 1 fail, 1 warn, 0 skipped"
 """
 
+import pwd
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpufleet.sglang.plugins.module_utils._host_checks import (
@@ -286,14 +304,25 @@ def read_memlock(module: AnsibleModule, proc_root: str) -> list[dict]:
     return check_memlock(minimum, limits_text, systemd_text, limits_reason, systemd_reason)
 
 
+def uid_of(user: str | None) -> int | None:
+    """The uid of a user of this host; None without a name or for a user that does not exist."""
+    if not user:
+        return None
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             ports=dict(
                 type="list",
                 elements="dict",
-                options=dict(port=dict(type="int", required=True), purpose=dict(type="str")),
+                options=dict(port=dict(type="int", required=True), purpose=dict(type="str"), unit=dict(type="str")),
             ),
+            owned_user=dict(type="str"),
             owned_unit_pattern=dict(type="str", default=DEFAULT_OWNED_UNIT_PATTERN),
             kernel_modules=dict(type="list", elements="str"),
             shm_min_bytes=dict(type="int"),
@@ -322,7 +351,7 @@ def main() -> None:
     checks: list[dict] = []
     resolutions: dict = {}
     if params["ports"] is not None:
-        checks.extend(check_ports(params["ports"], proc_root, params["owned_unit_pattern"]))
+        checks.extend(check_ports(params["ports"], proc_root, params["owned_unit_pattern"], uid_of(params["owned_user"])))
     if params["kernel_modules"] is not None:
         checks.extend(check_kernel_modules(params["kernel_modules"], proc_root))
     if params["shm_min_bytes"] is not None:

@@ -5,6 +5,8 @@
 secrets stay private, and a chat completion through the router reaches a decode (or regular) worker."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import http
@@ -104,6 +106,29 @@ def test_running_workers_argv_is_the_plan(host, services):
             continue
         cmdline = host.file("/proc/%d/cmdline" % main_pid(host, service["unit"])).content
         assert cmdline.rstrip(b"\0").split(b"\0") == [arg.encode() for arg in service["argv"]], service["unit"]
+
+
+def test_ib_device_maps_name_each_gpus_nearest_active_nics(host, services, variables):
+    """sglang_ib_device auto: the file each PD worker's argv names maps its GPUs, by GPU id, to the NICs
+    gpu_facts pairs them with on this host, and the worker read it at start."""
+    mapped = [service for service in services if service.get("ib_devices_file")]
+    if not mapped:
+        pytest.skip("no worker with sglang_ib_device auto on this host")
+    sysfs_root = variables.get("sglang_service_ib_sysfs_root") or variables["sglang_preflight_ib_sysfs_root"]
+    facts = host.ansible("gpufleet.sglang.gpu_facts", "ib_sysfs_root=%s" % sysfs_root, check=False)
+    assert facts.get("nic_affinity"), json.dumps(facts)
+    nearest = facts["nic_affinity"]["mapping"]
+    for service in mapped:
+        argv = service["argv"]
+        assert argv[argv.index("--disaggregation-ib-device") + 1] == service["ib_devices_file"]
+        path = host.file(service["ib_devices_file"])
+        assert (path.user, path.group, path.mode) == ("root", USER, 0o640), service["unit"]
+        mapping = json.loads(path.content_string)
+        assert list(mapping) == [str(gpu) for gpu in service["gpu_ids"]], service["unit"]
+        assert mapping == {gpu: nearest[gpu] for gpu in mapping}, service["unit"]
+        assert {name for names in mapping.values() for name in names.split(",")} <= set(variables["topology_fake_gpus"]["nics"])
+        journal = host.check_output("journalctl --no-pager -u %s", service["unit"])
+        assert "KV transfer devices: " + ", ".join("GPU %s %s" % item for item in mapping.items()) in journal
 
 
 def test_ports_listening(host, services):

@@ -21,13 +21,16 @@ What it is
       ``bootstrap_host:bootstrap_port`` and fails with a 500 naming both when nothing arrives, so a
       wrong pairing fails as it would on GPUs;
     * joins the ranks of a multi-node instance over ``--dist-init-addr`` (rank 0 listens, the others
-      connect and exit when rank 0 goes away); rank 0 reports 503 on ``/health`` until all joined.
+      connect and exit when rank 0 goes away); rank 0 reports 503 on ``/health`` until all joined;
+    * reads ``--disaggregation-ib-device`` of a prefill or decode as SGLang does (a comma list, inline
+      JSON or a ``.json`` file mapping GPU ids to devices) and refuses to start, naming the reason, when
+      the mapping is malformed or misses a GPU of this node.
 
 What it is not
     No model, tokenizer, GPU, NCCL or real KV transfer: the generated text is a deterministic
     sequence of words derived from the prompt, exactly ``max_tokens`` long (default 16), and
-    "tokens" are whitespace-separated words. It validates argv syntax only, not SGLang's semantic
-    checks (those need the model config and a GPU).
+    "tokens" are whitespace-separated words. Beyond the IB device mapping it validates argv syntax
+    only, not SGLang's semantic checks (those need the model config and a GPU).
 
 Environment (never argv, so the argv stays SGLang's):
     GPUFLEET_SIMULATOR_ARGS_SPEC   parser spec JSON (default, and fallback when the file is missing:
@@ -276,6 +279,77 @@ def parse_args(argv, spec=None):
     if args.model_path is None:
         parser.error("the following arguments are required: --model-path")
     return args
+
+
+def ib_device_config(value):
+    """``--disaggregation-ib-device`` read as SGLang reads it (mooncake_transfer_engine.parse_ib_device_config).
+
+    None when unset; a shared comma list as given; else ``{GPU id: "mlx5_0,mlx5_1"}`` from inline JSON or
+    from a ``.json`` file. Raises ValueError with SGLang's reason for a missing file, bad JSON, a key that
+    is not a GPU id, a value that is not a string, or a GPU without devices.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not text.endswith(".json") and not text.startswith("{"):
+        return text
+    if text.endswith(".json"):
+        if not os.path.isfile(text):
+            raise ValueError("File %s does not exist." % text)
+        try:
+            with open(text, encoding="utf-8") as handle:
+                mapping = json.load(handle)
+        except ValueError as exc:
+            raise ValueError("Failed to parse JSON content from file %s" % text) from exc
+        except OSError as exc:
+            raise ValueError("Failed to read JSON file %s: %s" % (text, exc)) from exc
+    else:
+        try:
+            mapping = json.loads(text)
+        except ValueError as exc:
+            raise ValueError("Invalid JSON mapping: %s" % text) from exc
+    if not isinstance(mapping, dict):
+        raise ValueError("Invalid format: expected a mapping from GPU id to IB device string")
+    devices = {}
+    for key, names in mapping.items():
+        if not str(key).isdigit() or not isinstance(names, str):
+            raise ValueError("Invalid format: keys must be integers (or string representations of integers) and values must be strings")
+        if not [name for name in names.split(",") if name.strip()]:
+            raise ValueError("No valid IB devices specified for GPU %s" % key)
+        devices[int(key)] = names.strip()
+    if not devices:
+        raise ValueError("No valid GPU mappings found in JSON")
+    return devices
+
+
+def local_gpu_ids(args):
+    """The GPU ids of this node's ranks, numbered as SGLang 0.5.23 numbers them (entrypoints/engine.py
+    _calculate_rank_ranges, managers/data_parallel_controller.py): base, plain-DP replica, PP and TP offsets."""
+    pp_per_node = max(args.pp_size // args.nnodes, 1)
+    tp_per_node = args.tp_size // max(args.nnodes // args.pp_size, 1)
+    replicas = args.dp_size if args.dp_size > 1 and not args.enable_dp_attention else 1
+    return sorted(
+        args.base_gpu_id + replica * args.tp_size * args.pp_size * args.gpu_id_step + pp * tp_per_node + tp * args.gpu_id_step
+        for replica in range(replicas)
+        for pp in range(pp_per_node)
+        for tp in range(tp_per_node)
+    )
+
+
+def ib_devices_per_gpu(args):
+    """{GPU id: devices} for this node's GPUs, or None without the flag or PD mode (only the KV transfer
+    reads it); ValueError as SGLang's KV transfer setup raises it (a malformed mapping, one that misses
+    a GPU of this node)."""
+    config = ib_device_config(args.disaggregation_ib_device) if args.disaggregation_mode != "null" else None
+    if config is None:
+        return None
+    gpus = local_gpu_ids(args)
+    if not isinstance(config, dict):
+        return dict((gpu, config) for gpu in gpus)
+    missing = [gpu for gpu in gpus if gpu not in config]
+    if missing:
+        raise ValueError("No IB devices configured for GPU %s. Available GPUs: %s" % (missing[0], sorted(config)))
+    return dict((gpu, config[gpu]) for gpu in gpus)
 
 
 # --- generation ---------------------------------------------------------------------------------
@@ -967,6 +1041,13 @@ def main(argv=None):
     if args.nnodes > 1 and not args.dist_init_addr:
         sys.stderr.write("sglang simulator: --dist-init-addr is required when --nnodes > 1\n")
         return 2
+    try:
+        ib_devices = ib_devices_per_gpu(args)
+    except ValueError as exc:
+        sys.stderr.write("sglang simulator: --disaggregation-ib-device %s: %s\n" % (args.disaggregation_ib_device, exc))
+        return 2
+    if ib_devices:
+        log("KV transfer devices: %s" % ", ".join("GPU %d %s" % item for item in sorted(ib_devices.items())))
     if args.nnodes > 1 and args.node_rank > 0:
         # Like SGLang 0.5.23 (engine.py: launch_dummy_health_check_server): ranks > 0 answer health only.
         health = Server((args.host, args.port), RankHealthHandler, None)

@@ -18,12 +18,15 @@ PROC = Path(__file__).resolve().parents[3] / "fixtures" / "proc"
 GIB = 1024**3
 
 
-def proc_tree(tmp_path: Path, node: str) -> str:
-    """A copy of a fixture /proc with the fd symlinks of its fd-links.json made."""
+def proc_tree(tmp_path: Path, node: str, fds_hidden: tuple[str, ...] = ()) -> str:
+    """A copy of a fixture /proc with the fd symlinks of its fd-links.json made, except for the pids of
+    ``fds_hidden`` (what root sees of another user's processes in a container without CAP_SYS_PTRACE)."""
     root = tmp_path / node
     shutil.copytree(PROC / node, root)
     links = json.loads((root / "fd-links.json").read_text(encoding="utf-8"))
     for pid, fds in links.items():
+        if pid in fds_hidden:
+            continue
         (root / pid / "fd").mkdir()
         for fd, target in fds.items():
             os.symlink(target, root / pid / "fd" / fd)
@@ -132,6 +135,60 @@ def test_listener_without_readable_owner(tmp_path: Path) -> None:
     assert result["status"] == "fail"
     assert "tcp 0.0.0.0:22, tcp6 [::]:22" in result["found"]
     assert "a process whose owner could not be read" in result["found"]
+
+
+# Without CAP_SYS_PTRACE the socket of pid 4242 (sglang-prefill-0.service, uid 998) has no known process.
+OWN_HTTP = {"port": 30000, "purpose": "http", "unit": "sglang-prefill-0"}
+
+
+@pytest.mark.parametrize("unit", ["sglang-prefill-0", "sglang-prefill-0.service"])
+def test_own_unit_found_by_the_sockets_uid_when_fds_are_hidden(tmp_path: Path, unit: str) -> None:
+    proc = proc_tree(tmp_path, "node_busy", fds_hidden=("4242",))
+    [result] = hc.check_ports([dict(OWN_HTTP, unit=unit)], proc, owned_uid=998)
+    assert result["status"] == "ok"
+    assert result["found"] == ("port 30000 (http) is held by this collection's sglang-prefill-0.service (pid 4242) on "
+                               "tcp 0.0.0.0:30000: its sockets belong to uid 998, the service user (their process could not be read)")
+
+
+@pytest.mark.parametrize("item, owned_uid", [
+    (OWN_HTTP, 1000),  # the socket is another user's
+    (OWN_HTTP, None),  # the service user is unknown (not created yet)
+    (dict(OWN_HTTP, unit="sglang-decode-0"), 998),  # the port's unit has no process: something else took the port
+    ({"port": 30000, "purpose": "http"}, 998),  # the caller names no unit
+])
+def test_the_sockets_uid_alone_proves_nothing(tmp_path: Path, item: dict, owned_uid: int | None) -> None:
+    proc = proc_tree(tmp_path, "node_busy", fds_hidden=("4242",))
+    [result] = hc.check_ports([item], proc, owned_uid=owned_uid)
+    assert result["status"] == "fail"
+    assert "held by a process whose owner could not be read (socket uid 998; " in result["found"]
+
+
+def test_the_sockets_uid_stands_in_only_for_this_collections_units(tmp_path: Path) -> None:
+    proc = proc_tree(tmp_path, "node_busy", fds_hidden=("6161",))
+    [result] = hc.check_ports([{"port": 8080, "purpose": "router", "unit": "nginx"}], proc, owned_uid=33)
+    assert result["status"] == "fail"
+    [result] = hc.check_ports([OWN_HTTP], proc, owned_unit_pattern="vllm-*.service", owned_uid=998)
+    assert result["status"] == "fail"
+
+
+def test_fd_links_root_may_list_but_not_read_are_named_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = proc_tree(tmp_path, "node_busy")
+    real_readlink = os.readlink
+
+    def readlink(path: str) -> str:
+        if os.sep + "4242" + os.sep in path:
+            raise PermissionError(13, "Permission denied", path)  # root without CAP_SYS_PTRACE, another user's process
+        return real_readlink(path)
+
+    monkeypatch.setattr(hc.os, "readlink", readlink)
+    assert hc.socket_owners(proc, [48211]) == ({}, ["4242"])
+    [result] = hc.check_ports([{"port": 30000, "purpose": "http"}], proc)
+    assert result["found"].endswith("(socket uid 998; run as root (become), with CAP_SYS_PTRACE in a container, to name it)")
+
+
+def test_processes_by_unit(tmp_path: Path) -> None:
+    units = hc.processes_by_unit(proc_tree(tmp_path, "node_busy"))
+    assert units["sglang-prefill-0.service"] == [4242] and units["nginx.service"] == [6161]
 
 
 def test_ports_without_socket_tables_are_skipped(tmp_path: Path) -> None:

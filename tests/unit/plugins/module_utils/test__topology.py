@@ -232,10 +232,26 @@ def test_the_simulator_engine_changes_only_the_launcher():
         assert (before["engine"], after["engine"]) == ("sglang", "simulator")
 
 
-def test_explicit_ib_devices_are_passed_and_auto_is_left_to_preflight():
-    plan = plan_of(prefill=["p0"], decode=["d0"], per_host={"p0": {"sglang_ib_device": ["mlx5_0", "mlx5_1"]}})
-    assert flag(services(plan, "p0")[0]["argv"], "--disaggregation-ib-device") == "mlx5_0,mlx5_1"
-    assert "--disaggregation-ib-device" not in services(plan, "d0")[0]["argv"]
+@pytest.mark.parametrize("backend", ["nixl", "mooncake"])
+def test_explicit_ib_devices_are_passed_and_auto_names_the_per_gpu_file(backend):
+    plan = plan_of(prefill=["p0", "p1"], decode=["d0"], common={"sglang_transfer_backend": backend},
+                   per_host={"p0": {"sglang_ib_device": ["mlx5_0", "mlx5_1"]}, "p1": {"sglang_ib_device": "mlx5_2"},
+                             "d0": {"sglang_service_config_dir": "/srv/sglang/"}})
+    for host, devices in (("p0", "mlx5_0,mlx5_1"), ("p1", "mlx5_2")):
+        (worker,) = services(plan, host)
+        assert flag(worker["argv"], "--disaggregation-ib-device") == devices and worker["ib_devices_file"] is None
+    (decode,) = services(plan, "d0")
+    path = "/srv/sglang/%s.ib-devices.json" % decode["unit"]
+    assert decode["ib_devices_file"] == path
+    assert flag(decode["argv"], "--disaggregation-ib-device") == path
+    assert services(plan, "r0")[0]["ib_devices_file"] is None
+
+
+def test_regular_workers_take_no_ib_device():
+    (worker,) = plan_of(workers=["g0"], routers=(), common={"sglang_ib_device": "mlx5_0"})["services"]
+    assert "--disaggregation-ib-device" not in worker["argv"] and worker["ib_devices_file"] is None
+    (worker,) = plan_of(workers=["g0"], routers=())["services"]
+    assert "--disaggregation-ib-device" not in worker["argv"] and worker["ib_devices_file"] is None
 
 
 def test_extra_vars_strings_are_converted():

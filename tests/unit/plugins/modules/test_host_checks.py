@@ -145,6 +145,26 @@ def test_fail_on_error_passes_when_all_pass(capsys: pytest.CaptureFixture[str], 
     assert "unspecified purpose" in result["checks"][0]["found"]
 
 
+def test_owned_user_lets_the_sockets_uid_stand_in_for_unreadable_fds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc = proc_tree(tmp_path, "node_busy")
+    shutil.rmtree(Path(proc) / "4242" / "fd")  # as root sees the sglang user's process without CAP_SYS_PTRACE
+
+    def getpwnam(name: str) -> SimpleNamespace:
+        if name != "sglang":
+            raise KeyError(name)
+        return SimpleNamespace(pw_uid=998)
+
+    monkeypatch.setattr(host_checks.pwd, "getpwnam", getpwnam)
+    ports = [{"port": 30000, "purpose": "http", "unit": "sglang-prefill-0"}]
+    _rc, result = run_module(capsys, proc_root=proc, ports=ports, owned_user="sglang")
+    assert statuses(result) == {"port:30000": "ok"}
+    assert "sglang-prefill-0.service (pid 4242)" in result["checks"][0]["found"]
+    _rc, result = run_module(capsys, proc_root=proc, ports=ports, owned_user="not-created-yet")
+    assert statuses(result) == {"port:30000": "fail"}
+
+
 def test_real_listener_on_this_host_is_busy(capsys: pytest.CaptureFixture[str]) -> None:
     if not os.path.exists("/proc/net/tcp"):
         pytest.skip("no /proc/net/tcp on this system")
