@@ -92,6 +92,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_preflight_ib_link_layer": "Preflight: link layer the RDMA ports must have (`any`, `InfiniBand`, `Ethernet`).",
     "sglang_preflight_kernel_modules": "Preflight: modules every GPU node must have loaded; `auto` is `nvidia_peermem` "
                                        "on prefill and decode nodes.",
+    "sglang_preflight_modules_file": "Preflight: the list of loaded kernel modules, in the format of `/proc/modules` "
+    "(a copy, to judge a host image or a test fixture).",
     "sglang_preflight_shm_min_bytes": "Preflight: minimum size of /dev/shm.",
     "sglang_preflight_venv_min_free_bytes": "Preflight: free disk needed where the virtualenvs go.",
     "sglang_preflight_model_min_free_bytes": "Preflight: free disk needed in the model cache (`HF_HOME`).",

@@ -323,10 +323,13 @@ def parse_proc_modules(text: str) -> list[str]:
     return [line.split()[0] for line in text.splitlines() if line.strip()]
 
 
-def check_kernel_modules(required: Sequence[str], proc_root: str = "/proc") -> list[dict]:
-    """Each required module loaded; the legacy nv_peer_mem named as such where nvidia_peermem is needed."""
+def check_kernel_modules(required: Sequence[str], proc_root: str = "/proc", modules_file: str | None = None) -> list[dict]:
+    """Each required module loaded; the legacy nv_peer_mem named as such where nvidia_peermem is needed.
+
+    The loaded modules come from ``modules_file`` (a copy of /proc/modules), else ``proc_root``/modules.
+    """
     names = [name.strip().replace("-", "_") for name in required if name.strip()]
-    text, reason = _read_text(os.path.join(proc_root, "modules"))
+    text, reason = _read_text(modules_file or os.path.join(proc_root, "modules"))
     if text is None:
         return [check_result("kernel_module:%s" % name, SKIPPED, "cannot read the loaded modules: %s" % reason) for name in names]
     loaded = set(parse_proc_modules(text))

@@ -162,6 +162,7 @@ CONTRACT: Dict[str, Variable] = {
     "sglang_preflight_ib_sysfs_root": Variable("str", "/sys/class/infiniband"),
     "sglang_preflight_ib_link_layer": Variable("str", "any", choices=("any", "InfiniBand", "Ethernet")),
     "sglang_preflight_kernel_modules": Variable("list_or_str", "auto", allow_empty=True),
+    "sglang_preflight_modules_file": Variable("str", "/proc/modules"),
     "sglang_preflight_shm_min_bytes": Variable("int", 16 * 2**30, minimum=0),
     "sglang_preflight_venv_min_free_bytes": Variable("int", 20 * 2**30, minimum=0),
     "sglang_preflight_model_min_free_bytes": Variable("int", 50 * 2**30, minimum=0),

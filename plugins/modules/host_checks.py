@@ -124,6 +124,11 @@ options:
         the preflight collects every host's results before it reports them.
     type: bool
     default: false
+  modules_file:
+    description:
+      - The list of loaded kernel modules for O(kernel_modules), in the format of C(/proc/modules); by default
+        C(<proc_root>/modules). Point it at a copy to judge another host's modules or a test fixture.
+    type: path
   proc_root:
     description:
       - The proc filesystem to read; point it at a copy to check a host image or a test fixture.
@@ -342,6 +347,7 @@ def main() -> None:
             resolve=dict(type="list", elements="str"),
             fail_on_error=dict(type="bool", default=False),
             proc_root=dict(type="path", default="/proc"),
+            modules_file=dict(type="path"),
             shm_path=dict(type="path", default="/dev/shm"),
         ),
         supports_check_mode=True,
@@ -353,7 +359,7 @@ def main() -> None:
     if params["ports"] is not None:
         checks.extend(check_ports(params["ports"], proc_root, params["owned_unit_pattern"], uid_of(params["owned_user"])))
     if params["kernel_modules"] is not None:
-        checks.extend(check_kernel_modules(params["kernel_modules"], proc_root))
+        checks.extend(check_kernel_modules(params["kernel_modules"], proc_root, params["modules_file"]))
     if params["shm_min_bytes"] is not None:
         checks.append(check_shm(params["shm_min_bytes"], params["shm_path"]))
     if params["disk"] is not None:

@@ -228,6 +228,15 @@ def test_kernel_modules_without_proc_modules_are_skipped(tmp_path: Path) -> None
     assert result["status"] == "skipped"
 
 
+def test_kernel_modules_from_a_modules_file_instead_of_proc_root(tmp_path: Path) -> None:
+    # proc_root has no modules file: the modules_file copy (a GPU node with the RDMA stack, no peer-memory
+    # module) is what counts.
+    [result] = hc.check_kernel_modules(["nvidia_peermem"], str(tmp_path), str(PROC / "node_no_peermem" / "modules"))
+    assert (result["status"], result["found"]) == ("fail", "nvidia_peermem is not loaded")
+    [loaded] = hc.check_kernel_modules(["mlx5_ib"], str(tmp_path), str(PROC / "node_no_peermem" / "modules"))
+    assert loaded["status"] == "ok"
+
+
 def fake_statvfs(blocks: int, bavail: int, frsize: int = 4096):
     return lambda path: SimpleNamespace(f_blocks=blocks, f_bavail=bavail, f_frsize=frsize)
 
