@@ -102,7 +102,7 @@ bench: .venv collection-link ## Benchmarks (bench/run.py)
 bench-converge: .venv collection-link images ## Converge time of pd_disagg.yml on 3, 5 and 14 containers against the sum of its parts (slow)
 	$(RUN) python bench/converge.py
 
-bench-downloads: .venv collection-link images ## Upstream downloads of a fleet install, naive vs pypi_cache (1, 3, 7 containers)
+bench-downloads: .venv collection-link images ## Upstream downloads and gdrcopy builds of a fleet install, naive vs fleet (1, 3, 7 containers)
 	$(RUN) python bench/downloads.py
 
 # The README's main job: a 1P1D sandbox fleet of containers (sandbox/), pd_disagg.yml, a chat completion.

@@ -2,20 +2,27 @@
 # Copyright (c) 2026 gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Download once: upstream downloads of a fleet install, with and without the fleet's PyPI cache.
+"""Download once, build once: upstream downloads and source builds of a fleet install, naive vs fleet.
 
-For fleets of 1, 3 and 7 Debian 12 containers, installs one real requirement (default: the router,
-smg==1.13.0, and its dependencies, from PyPI) into a venv on every node, twice: naive (each node
-downloads from PyPI) and cached (role gpufleet.sglang.pypi_cache on one more container; every node's
-pip asks it). Counts, from pip's own output and the cache's files:
-  - upstream downloads: naive = every file every node downloaded; cached = files the cache fetched;
-  - the ratio naive / cached (the fleet size, when every file is fetched once);
-  - wall time of the install play alone (the cache is set up before the clock starts), as the
-    cached / naive ratio.
+For fleets of 1, 3 and 7 Debian 12 containers, every node installs two things: one real requirement
+(default: the router, smg==1.13.0, and its dependencies, from PyPI) into a venv, and gdrcopy from its
+source archive (served with GitHub's URL layout by a fixture server container, as GitHub is out of
+reach). Each fleet size runs twice, on a fresh fleet each time:
+  - naive: every node downloads from PyPI, downloads the archive and builds gdrcopy;
+  - fleet: pip asks the fleet's PyPI cache (role pypi_cache, one more container); one node builds
+    gdrcopy, the controller keeps its packages (gdrcopy_artifact_dir) and the other nodes install them.
+Counted from what the hosts hold after the run (bench/downloads.yml, phase count):
+  - wheel downloads from upstream: naive = pip's "Downloading" lines of every node (pip's log file, all
+    attempts); fleet = the files the cache read from upstream (its log), and the distinct files it holds;
+  - pip retries (a cold cache can fail a first attempt);
+  - archive downloads: successful GETs of the archive in the fixture server's access log;
+  - builds: nodes whose gdrcopy source tree holds the packages the build script leaves there;
+  - wall time of the wheels and gdrcopy phases (setup and counting are outside the clock), as the
+    fleet / naive ratio.
 
     make bench-downloads      # or: .venv/bin/python bench/downloads.py [--sizes 1 3 7] [--json FILE]
 
-Needs Docker and the gpufleet/debian12-systemd image (make images). Not part of make test.
+Needs Docker and the gpufleet/debian12-systemd image (make images). Slow; not part of make test.
 """
 from __future__ import annotations
 
@@ -31,9 +38,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "gpufleet/debian12-systemd:latest"
-NETWORK = "gpufleet-bench-dl"
+PREFIX = "gpufleet-bench-dl"
+NETWORK = PREFIX
 RUN_OPTIONS = ["--detach", "--cap-add", "SYS_ADMIN", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-               "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--network", NETWORK]
+               "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+               "--volume", "%s:/opt/gpufleet-fixtures:ro" % (ROOT / "tests/fixtures"), "--network", NETWORK]
+MODES = ("naive", "fleet")
+# One playbook run each, in this order; the install phases are timed.
+PHASES = ("setup", "wheels", "gdrcopy", "count")
+TIMED_PHASES = ("wheels", "gdrcopy")
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -54,43 +67,89 @@ def remove_fleet(names: list[str]) -> None:
     docker("network", "rm", NETWORK, check=False)
 
 
-def inventory(nodes: list[str], cache: str) -> dict:
+def inventory(nodes: list[str], cache: str, github: str) -> dict:
     docker_host = {"ansible_connection": "community.docker.docker"}
     return {"all": {
-        "vars": {"gpufleet_extra_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt"],
-                 "pypi_cache_host_name": cache, "ansible_python_interpreter": "/usr/bin/python3"},
+        "vars": {"ansible_python_interpreter": "/usr/bin/python3",
+                 "gpufleet_extra_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt"],
+                 "pypi_cache_host_name": cache,
+                 "gdrcopy_version": "2.4.4", "gdrcopy_build_dir": "/var/cache/gpufleet/gdrcopy",
+                 "bench_fixture_root": "/srv/gpufleet-fixtures", "bench_fixture_port": 8080,
+                 "bench_gdrcopy_archive": "NVIDIA/gdrcopy/archive/refs/tags/v{{ gdrcopy_version }}.tar.gz",
+                 "bench_access_log": "/var/log/gpufleet-bench-github.log",
+                 "bench_pip_log": "/opt/gpufleet-bench/pip.log", "bench_cache_unit": "gpufleet-pypi-cache"},
         "children": {"sglang_nodes": {"hosts": {n: docker_host for n in nodes}},
-                     "pypi_cache": {"hosts": {cache: docker_host}}}}}
+                     "pypi_cache": {"hosts": {cache: docker_host}},
+                     "fixture_servers": {"hosts": {github: docker_host}}}}}
 
 
-def run_once(size: int, mode: str, requirement: str) -> dict:
-    nodes = ["gpufleet-bench-node-%d" % i for i in range(size)]
-    cache = "gpufleet-bench-cache"
-    names = nodes + [cache]
+def run_phase(command: list[str], phase: str, env: dict, out: Path) -> float:
+    """Run one phase of bench/downloads.yml; its output goes to out/<phase>.log, shown when it fails."""
+    log = out / ("%s.log" % phase)
+    start = time.monotonic()
+    with log.open("w") as stream:
+        done = subprocess.run(command + ["--tags", phase], env=env, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT,
+                              check=False)
+    seconds = time.monotonic() - start
+    if done.returncode != 0:
+        sys.stderr.write("".join(log.read_text().splitlines(keepends=True)[-60:]))
+        raise SystemExit("bench/downloads.yml --tags %s failed (rc %d); its output's end is above" % (phase, done.returncode))
+    return seconds
+
+
+def run_fleet(size: int, mode: str, requirement: str) -> dict:
+    nodes = ["%s-node-%d" % (PREFIX, i) for i in range(size)]
+    cache, github = PREFIX + "-cache", PREFIX + "-github"
+    names = nodes + [cache, github]
     remove_fleet(names)
     start_fleet(names)
     try:
-        with tempfile.TemporaryDirectory() as out:
-            hosts = Path(out) / "hosts.json"
-            hosts.write_text(json.dumps(inventory(nodes, cache)))
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            hosts = out / "hosts.json"
+            hosts.write_text(json.dumps(inventory(nodes, cache, github)))
             env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv/bin", os.environ["PATH"]),
                        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache/collections"),
-                       ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true", ANSIBLE_FORKS=str(size + 1))
+                       ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true", ANSIBLE_FORKS=str(len(names)))
             command = ["ansible-playbook", "-i", str(hosts), str(ROOT / "bench/downloads.yml"), "-e",
-                       json.dumps({"bench_mode": mode, "bench_requirement": requirement, "bench_out": out})]
-            subprocess.run(command + ["--tags", "setup"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-            start = time.monotonic()
-            subprocess.run(command + ["--tags", "install"], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-            seconds = time.monotonic() - start
-            per_node = {n: json.loads((Path(out) / ("%s.json" % n)).read_text()) for n in nodes}
-            cache_file = Path(out) / "cache-upstream.json"
-            upstream = json.loads(cache_file.read_text()) if cache_file.exists() else None
+                       json.dumps({"bench_mode": mode, "bench_requirement": requirement, "bench_out": str(out)})]
+            seconds = {phase: run_phase(command, phase, env, out) for phase in PHASES}
+            counts = json.loads((out / "counts.json").read_text())
     finally:
         remove_fleet(names)
-    node_downloads = sum(len(lines) for lines in per_node.values())
-    return {"size": size, "mode": mode, "seconds": round(seconds, 1),
-            "node_downloads": node_downloads,
-            "upstream_downloads": node_downloads if upstream is None else len(upstream)}
+    per_node = counts["nodes"].values()
+    node_downloads = sum(len(node["pip_downloads"]) for node in per_node)
+    built_on = sorted(name for name, node in counts["nodes"].items() if node["gdrcopy_built"])
+    return {"size": size, "mode": mode,
+            "wheel_downloads": node_downloads if counts["cache_upstream_reads"] is None else len(counts["cache_upstream_reads"]),
+            "node_wheel_downloads": node_downloads,
+            "cache_files": None if counts["cache_files"] is None else len(counts["cache_files"]),
+            "pip_retries": sum(node["pip_runs"] for node in per_node) - size,
+            "archive_downloads": len(counts["archive_gets"]),
+            "builds": len(built_on), "built_on": built_on,
+            "seconds": {phase: round(seconds[phase], 1) for phase in TIMED_PHASES}}
+
+
+def compare(size: int, naive: dict, fleet: dict) -> dict:
+    return {"nodes": size, "naive": naive, "fleet": fleet,
+            "wheel_download_ratio": round(naive["wheel_downloads"] / max(fleet["wheel_downloads"], 1), 2),
+            "time_ratio": {phase: round(fleet["seconds"][phase] / naive["seconds"][phase], 2) for phase in TIMED_PHASES}}
+
+
+# A Markdown table (bench/README.md quotes it): each cell naive / fleet, with a ratio in parentheses.
+HEADER = ("| nodes | wheel downloads from PyPI (naive/fleet) | distinct files (fleet) | pip retries "
+          "| wheels install s (fleet/naive) | gdrcopy archive downloads | gdrcopy builds | gdrcopy install s (fleet/naive) |\n"
+          "| ---: | --- | ---: | --- | --- | --- | --- | --- |")
+
+
+def table_row(row: dict) -> str:
+    naive, fleet = row["naive"], row["fleet"]
+    times = ["%.1f / %.1f (%.2f)" % (naive["seconds"][phase], fleet["seconds"][phase], row["time_ratio"][phase])
+             for phase in TIMED_PHASES]
+    return "| %d | %d / %d (%.2f) | %d | %d / %d | %s | %d / %d | %d / %d | %s |" % (
+        row["nodes"], naive["wheel_downloads"], fleet["wheel_downloads"], row["wheel_download_ratio"], fleet["cache_files"],
+        naive["pip_retries"], fleet["pip_retries"], times[0],
+        naive["archive_downloads"], fleet["archive_downloads"], naive["builds"], fleet["builds"], times[1])
 
 
 def main() -> int:
@@ -101,16 +160,11 @@ def main() -> int:
     parser.add_argument("--requirement", default="smg==1.13.0")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    print(HEADER, flush=True)
     rows = []
     for size in args.sizes:
-        naive = run_once(size, "naive", args.requirement)
-        cached = run_once(size, "cached", args.requirement)
-        rows.append({"nodes": size, "naive": naive, "cached": cached,
-                     "upstream_ratio": round(naive["upstream_downloads"] / max(cached["upstream_downloads"], 1), 2),
-                     "time_ratio": round(cached["seconds"] / naive["seconds"], 2)})
-        print("%2d nodes: upstream downloads naive %4d, cached %4d (ratio %.2f); install time cached/naive %.2f"
-              % (size, naive["upstream_downloads"], cached["upstream_downloads"], rows[-1]["upstream_ratio"],
-                 rows[-1]["time_ratio"]), flush=True)
+        rows.append(compare(size, *(run_fleet(size, mode, args.requirement) for mode in MODES)))
+        print(table_row(rows[-1]), flush=True)
     result = {"requirement": args.requirement, "fleets": rows}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
