@@ -91,7 +91,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_preflight_ib_sysfs_root": "Preflight: where `ib_port_state` reads the RDMA ports.",
     "sglang_preflight_ib_link_layer": "Preflight: link layer the RDMA ports must have (`any`, `InfiniBand`, `Ethernet`).",
     "sglang_preflight_kernel_modules": "Preflight: modules every GPU node must have loaded; `auto` is `nvidia_peermem` "
-                                       "on prefill and decode nodes.",
+                                       "on prefill and decode nodes with mooncake, `gdrdrv` where "
+                                       "`--moe-a2a-backend deepep`.",
     "sglang_preflight_modules_file": "Preflight: the list of loaded kernel modules, in the format of `/proc/modules` "
     "(a copy, to judge a host image or a test fixture).",
     "sglang_preflight_shm_min_bytes": "Preflight: minimum size of /dev/shm.",

@@ -45,7 +45,8 @@ _MODULE_FIXES = {
     _PEERMEM: (
         "`modprobe nvidia_peermem` (it ships with the NVIDIA driver >= 470 and needs ib_core, from rdma-core or "
         "MLNX_OFED/DOCA, loaded first) and persist it with `echo nvidia_peermem > /etc/modules-load.d/nvidia-peermem.conf`; "
-        "without it GPUDirect RDMA is off and the KV transfer fails or falls back to host memory"
+        "without it GPUDirect RDMA is off and the KV transfer fails or falls back to host memory. NVIDIA's open kernel "
+        "module cannot load it: there, use the NIXL transfer backend (sglang_transfer_backend: nixl, DMA-BUF, no module)"
     ),
     "gdrdrv": (
         "install gdrcopy's kernel module (the gdrdrv-dkms or gdrcopy-kmod package, or `make driver` in the gdrcopy "

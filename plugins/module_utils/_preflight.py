@@ -245,9 +245,9 @@ def resolution_rows(results: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, 
     return rows
 
 
-def needs_rdma(services: Iterable[Mapping[str, Any]], plan: Mapping[str, Any]) -> bool:
-    """Prefill and decode workers move the KV cache over RDMA (mooncake and nixl alike)."""
-    return bool(plan.get("transfer_backend")) and any(s.get("role") in ("prefill", "decode") for s in services)
+def needs_rdma(services: Iterable[Mapping[str, Any]]) -> bool:
+    """A worker of the host moves data over RDMA (the plan's ``rdma``: KV transfer, DeepEP across nodes)."""
+    return any(s.get("rdma") for s in services)
 
 
 def build_report(
@@ -274,7 +274,7 @@ def build_report(
             continue
         needs = profile_requirements(plan, services)
         rows.extend(gpu_rows(host, services, result.get("gpu"), driver_floor or needs["driver_floor"], needs["cuda_archs"]))
-        if needs_rdma(services, plan):
+        if needs_rdma(services):
             rows.extend(ib_rows(host, result.get("ib"), link_layer))
         rows.extend(host_check_rows(host, result.get("host")))
     rows.extend(model_rows(plan, results))

@@ -484,9 +484,19 @@ def _check_env(node: _Node, errors: List[Finding]) -> None:
                       "set it to %d or less (lower --cuda-graph-max-bs accordingly)." % MAX_DEEPEP_DISPATCH_TOKENS)
 
 
+def _flag_name(name: Any) -> str:
+    """A sglang_server_args key as SGLang's flag name without dashes: `--moe_a2a_backend` -> `moe-a2a-backend`."""
+    return str(name).lstrip("-").replace("_", "-")
+
+
+def _server_arg(server_args: Mapping[str, Any], flag: str) -> Any:
+    """The value sglang_server_args gives `--flag`, whichever spelling its key uses; None when absent."""
+    return next((value for name, value in server_args.items() if _flag_name(name) == flag), None)
+
+
 def _check_server_args(instance: _Instance, errors: List[Finding]) -> None:
     for name, value in instance.settings["sglang_server_args"].items():
-        flag = str(name).lstrip("-").replace("_", "-")
+        flag = _flag_name(name)
         if flag in MANAGED_FLAGS:
             errors.append(Finding(
                 "sglang_server_args", "managed_flag",
@@ -505,7 +515,7 @@ def _check_server_args(instance: _Instance, errors: List[Finding]) -> None:
 def _server_arg_tokens(server_args: Mapping[str, Any]) -> List[str]:
     tokens: List[str] = []
     for name, value in server_args.items():
-        flag = "--" + str(name).lstrip("-").replace("_", "-")
+        flag = "--" + _flag_name(name)
         if value is True:
             tokens.append(flag)
         elif isinstance(value, (list, tuple)):
@@ -541,8 +551,22 @@ def _dist_init_ports(settings: Mapping[str, Any]) -> List[Tuple[int, str]]:
     return ports
 
 
+def _rdma_and_kernel_modules(instance: _Instance, backend: Optional[str]) -> Tuple[bool, List[str]]:
+    """Whether the instance's ranks move data over RDMA, and the kernel modules they need on each machine.
+
+    Prefill and decode move the KV cache over RDMA, and DeepEP's NVSHMEM does between nodes. Mooncake registers
+    GPU memory through nvidia_peermem; NIXL uses DMA-BUF and needs no module (seed 002). DeepEP's NVSHMEM is
+    built with gdrcopy (the seeds' order: gdrcopy -> NVSHMEM -> DeepEP), whose library needs gdrdrv loaded.
+    """
+    deepep = _server_arg(instance.settings["sglang_server_args"], "moe-a2a-backend") == "deepep"
+    disaggregated = instance.role != "regular"
+    modules = (["nvidia_peermem"] if disaggregated and backend == "mooncake" else []) + (["gdrdrv"] if deepep else [])
+    return disaggregated or (deepep and instance.settings["sglang_nnodes"] > 1), modules
+
+
 def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Optional[str]) -> dict:
     settings = instance.settings
+    rdma, kernel_modules = _rdma_and_kernel_modules(instance, backend)
     gpu_ids = list(range(settings["sglang_base_gpu_id"], settings["sglang_base_gpu_id"] + settings["sglang_gpus_per_node"]))
     unit = "sglang-%s" % _unit_safe(instance.name)
     config_dir = node.settings["sglang_service_config_dir"].rstrip("/")
@@ -616,6 +640,8 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "secret_env": {WORKER_SECRET_ENV[name]: name for name in node.settings["secrets"] if name in WORKER_SECRET_ENV},
         "secret_config": secret_config,
         "ib_devices_file": ib_devices_file,
+        "rdma": rdma,
+        "kernel_modules": kernel_modules,
     }
 
 
@@ -677,6 +703,8 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if keyed else {},
         "secret_config": None,
         "ib_devices_file": None,
+        "rdma": False,
+        "kernel_modules": [],
     }
 
 

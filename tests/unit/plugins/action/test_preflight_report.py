@@ -16,9 +16,12 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils import _preflight
 
 
 # ---------------------------------------------------------------------------------------------------- a small fleet
-def service(host: str, role: str, instance: str, gpu_ids: list[int], ports: list[int], node_rank: int | None = 0) -> dict:
+def service(host: str, role: str, instance: str, gpu_ids: list[int], ports: list[int], node_rank: int | None = 0,
+            rdma: bool | None = None) -> dict:
     kind = "router" if role == "router" else "worker"
     return {
+        # As the plan has it: prefill and decode move the KV cache over RDMA.
+        "rdma": role in ("prefill", "decode") if rdma is None else rdma,
         "host": host, "address": host, "machine": host, "kind": kind, "role": role, "instance": instance,
         "node_rank": node_rank, "unit": "sglang-%s" % instance, "gpu_ids": gpu_ids,
         "ports": [{"port": port, "purpose": "p%d" % port} for port in ports],
@@ -218,6 +221,17 @@ def test_regular_fleet_needs_no_rdma() -> None:
     report = _preflight.build_report(plan, {"w0": {"gpu": gpu_facts(), "ib": {"skipped": True}, "host": host_ok({})}})
     assert report["ok"]
     assert not [r for r in report["checks"] if r["check"].startswith("ib_port")]
+
+
+def test_a_regular_worker_the_plan_gives_rdma_has_its_ports_checked() -> None:
+    """DeepEP between nodes: the plan's rdma, not the fleet's mode, decides."""
+    plan = copy.deepcopy(PLAN)
+    plan.update(mode="regular", transfer_backend=None)
+    plan["services"] = [service("w0", "regular", "regular-0", [0, 1, 2, 3], [30000], rdma=True)]
+    down = {"changed": False, "source": "sysfs", "active_devices": [], "ports": [], "problems": [
+        {"device": "mlx5_0", "found": "port 1: state DOWN", "needed": "a port in state ACTIVE", "fix": "check the cable"}]}
+    report = _preflight.build_report(plan, {"w0": {"gpu": gpu_facts(), "ib": down, "host": host_ok({})}})
+    assert [r["check"] for r in report["failures"]] == ["ib_port:mlx5_0"]
 
 
 def test_gpu_ids_needed_merges_instances_of_a_host() -> None:

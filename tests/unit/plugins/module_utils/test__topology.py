@@ -254,6 +254,33 @@ def test_regular_workers_take_no_ib_device():
     assert "--disaggregation-ib-device" not in worker["argv"] and worker["ib_devices_file"] is None
 
 
+@pytest.mark.parametrize("backend, peermem", [("mooncake", ["nvidia_peermem"]), ("nixl", [])])
+def test_disaggregated_workers_use_rdma_and_mooncake_needs_nvidia_peermem(backend, peermem):
+    plan = plan_of(prefill=["p0"], decode=["d0"], common={"sglang_transfer_backend": backend})
+    for host in ("p0", "d0"):
+        (worker,) = services(plan, host)
+        assert (worker["rdma"], worker["kernel_modules"]) == (True, peermem)
+    (router,) = services(plan, "r0")
+    assert (router["rdma"], router["kernel_modules"]) == (False, [])
+
+
+@pytest.mark.parametrize("spelling", ["moe-a2a-backend", "moe_a2a_backend", "--moe-a2a-backend"])
+def test_deepep_needs_gdrdrv_and_rdma_only_between_nodes(spelling):
+    deepep = {"sglang_model_path": DEEPSEEK, "sglang_server_args": {spelling: "deepep"}}
+    (alone,) = plan_of(workers=["g0"], routers=(), common=deepep)["services"]
+    assert (alone["rdma"], alone["kernel_modules"]) == (False, ["gdrdrv"])
+    spread = plan_of(workers=["g0", "g1"], routers=(), common=dict(deepep, sglang_nnodes=2, sglang_tp_size=16))
+    assert [(s["rdma"], s["kernel_modules"]) for s in spread["services"]] == [(True, ["gdrdrv"])] * 2
+    plan = plan_of(prefill=["p0"], decode=["d0"], common=dict(deepep, sglang_transfer_backend="mooncake"))
+    assert [s["kernel_modules"] for s in plan["services"] if s["kind"] == "worker"] == [["nvidia_peermem", "gdrdrv"]] * 2
+
+
+def test_regular_workers_without_deepep_need_no_rdma_or_kernel_module():
+    plan = plan_of(workers=["g0", "g1"], routers=(), common={"sglang_nnodes": 2, "sglang_tp_size": 16,
+                                                             "sglang_server_args": {"moe-a2a-backend": "none"}})
+    assert [(s["rdma"], s["kernel_modules"]) for s in plan["services"]] == [(False, [])] * 2
+
+
 def test_extra_vars_strings_are_converted():
     plan = plan_of(workers=["g0", "g1"], routers=(), common={"sglang_nnodes": "2", "sglang_tp_size": "16",
                                                              "sglang_enable_dp_attention": "false"})
