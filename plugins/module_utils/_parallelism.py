@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import struct
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
@@ -114,7 +115,52 @@ def _normalize(raw: dict, source: str) -> dict:
         "num_routed_experts": experts,
         "is_mla": fields.get("kv_lora_rank") is not None or architecture in _MLA_ARCHITECTURES,
         "architecture": architecture,
+        "stale_quantization": None,
     }
+
+
+# A safetensors header larger than this is not a header (the format caps it at 100 MB).
+_MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+
+
+def _checkpoint_tensor_names(directory: str) -> Optional[List[str]]:
+    """The tensor names of the checkpoint beside config.json, from its index or its single file's header."""
+    try:
+        with open(os.path.join(directory, "model.safetensors.index.json"), encoding="utf-8") as handle:
+            weight_map = json.load(handle).get("weight_map")
+        if isinstance(weight_map, dict):
+            return list(weight_map)
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        with open(os.path.join(directory, "model.safetensors"), "rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(size)) if size <= _MAX_SAFETENSORS_HEADER else None
+        if isinstance(header, dict):
+            return [name for name in header if name != "__metadata__"]
+    except (OSError, ValueError, struct.error):
+        pass
+    return None
+
+
+def _stale_quantization(raw: dict, directory: str) -> Optional[str]:
+    """Why config.json's FP8 block quantization does not match the weights beside it, or None.
+
+    An fp16/bf16 checkpoint that kept the quantization_config of the FP8 model it came from (seed 003)
+    makes SGLang quantize layers whose TP slices are not whole blocks: "Weight output_partition_size = 576 is
+    not divisible by weight quantization block_n = 128". FP8 block checkpoints carry a scale per weight
+    (`<name>.weight_scale_inv`); a checkpoint without any is not one.
+    """
+    quantization = raw.get("quantization_config")
+    if not isinstance(quantization, dict) or quantization.get("quant_method") != "fp8" \
+            or not quantization.get("weight_block_size"):
+        return None
+    names = _checkpoint_tensor_names(directory)
+    if not names or any(name.endswith("weight_scale_inv") for name in names):
+        return None
+    return ("config.json declares FP8 block quantization (weight_block_size %s) but none of the %d tensors of the "
+            "checkpoint in %s is an FP8 scale (*.weight_scale_inv): the weights are fp16/bf16"
+            % (quantization["weight_block_size"], len(names), directory))
 
 
 def _read_config(path: str) -> dict:
@@ -125,7 +171,9 @@ def _read_config(path: str) -> dict:
         raise ModelConfigError("cannot read %s: %s. Fix: %s" % (path, error, _CONFIG_FIX))
     if not isinstance(raw, dict):
         raise ModelConfigError("%s does not hold a JSON object. Fix: %s" % (path, _CONFIG_FIX))
-    return _normalize(raw, path)
+    config = _normalize(raw, path)
+    config["stale_quantization"] = _stale_quantization(raw, os.path.dirname(path))
+    return config
 
 
 def _hf_cache_dir(hf_cache: Optional[str]) -> str:
@@ -330,6 +378,15 @@ def check_parallelism(config: dict, *, tp_size: int, dp_size: int = 1, pp_size: 
     _check_gpu_placement(errors, valid_tp, tp_size=tp_size, dp_size=dp_size, pp_size=pp_size,
                          replicas=replicas, nnodes=nnodes, gpus_per_node=gpus_per_node)
     _check_experts(errors, experts, tp_size=tp_size, ep_size=ep_size, redundant=ep_num_redundant_experts)
+    if config.get("stale_quantization"):
+        # layers/quantization/fp8.py validate_block_quant_shapes: every TP slice and every part of a merged
+        # weight must be whole blocks, which the unquantized checkpoint's shapes (576 = 512 + 64) are not.
+        errors.append(ParallelismError(
+            "model_path", "quantization_config_stale",
+            "%s; SGLang would quantize them in blocks and fail with \"Weight output_partition_size = 576 is not "
+            "divisible by weight quantization block_n = 128\"." % config["stale_quantization"],
+            "remove the quantization_config block from the checkpoint's config.json (seed 003, "
+            "sgl-project/sglang#3491), or point sglang_model_path at the FP8 checkpoint"))
     return report
 
 

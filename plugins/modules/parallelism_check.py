@@ -172,7 +172,8 @@ errors:
       description:
         - Stable id of the rule, one of C(positive), C(non_negative), C(dp_divides_tp), C(attention_heads_divisible),
           C(kv_heads_divisible), C(dp_replicas_single_node), C(nnodes_divides_tp_pp), C(gpu_count), C(ep_needs_moe),
-          C(ep_divides_tp), C(experts_divisible).
+          C(ep_divides_tp), C(experts_divisible), C(quantization_config_stale) (C(config.json) declares FP8 block
+          quantization but the checkpoint beside it holds no FP8 scales).
       returned: always
       type: str
       sample: kv_heads_divisible

@@ -22,7 +22,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._parallelism impor
 )
 
 QWEN_7B = {"num_attention_heads": 28, "num_key_value_heads": 4, "num_routed_experts": None,
-           "is_mla": False, "architecture": "Qwen2ForCausalLM"}
+           "is_mla": False, "architecture": "Qwen2ForCausalLM", "stale_quantization": None}
 DEEPSEEK_V3 = {"num_attention_heads": 128, "num_key_value_heads": 128, "num_routed_experts": 256,
                "is_mla": True, "architecture": "DeepseekV3ForCausalLM"}
 HEAD_RULES = {"attention_heads_divisible", "kv_heads_divisible"}
@@ -229,7 +229,7 @@ def test_local_directory(tmp_path: Path) -> None:
     config, source = load_model_config(str(path.parent))
     assert source == str(path)
     assert config == {"num_attention_heads": 32, "num_key_value_heads": 4, "num_routed_experts": 128,
-                      "is_mla": False, "architecture": "Qwen3MoeForCausalLM"}
+                      "is_mla": False, "architecture": "Qwen3MoeForCausalLM", "stale_quantization": None}
 
 
 def test_hf_cache_prefers_the_snapshot_refs_main_names(tmp_path: Path) -> None:
@@ -270,14 +270,14 @@ def test_nested_text_config_wins() -> None:
     })
     assert source == "model_config"
     assert config == {"num_attention_heads": 40, "num_key_value_heads": 8, "num_routed_experts": 16,
-                      "is_mla": False, "architecture": "Llama4ForConditionalGeneration"}
+                      "is_mla": False, "architecture": "Llama4ForConditionalGeneration", "stale_quantization": None}
 
 
 def test_model_config_beats_every_lookup() -> None:
     config, source = load_model_config("deepseek-ai/DeepSeek-V3", {"num_attention_heads": 12})
     assert source == "model_config"
     assert config == {"num_attention_heads": 12, "num_key_value_heads": 12, "num_routed_experts": None,
-                      "is_mla": False, "architecture": None}
+                      "is_mla": False, "architecture": None, "stale_quantization": None}
 
 
 def test_kv_lora_rank_marks_mla() -> None:
@@ -333,6 +333,57 @@ def test_broken_config_json(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelConfigError, match="cannot read"):
         load_model_config(str(tmp_path))
+
+
+# An FP8 block-quantized DeepSeek-V3's config.json (seed 003), and tensor names of its checkpoint.
+FP8_DEEPSEEK_CONFIG = {"architectures": ["DeepseekV3ForCausalLM"], "num_attention_heads": 128, "num_key_value_heads": 128,
+                       "n_routed_experts": 256, "kv_lora_rank": 512,
+                       "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                                               "weight_block_size": [128, 128]}}
+BF16_TENSORS = ["model.layers.0.self_attn.kv_a_proj_with_mqa.weight", "model.layers.0.mlp.gate_proj.weight"]
+FP8_TENSORS = BF16_TENSORS + ["model.layers.0.self_attn.kv_a_proj_with_mqa.weight_scale_inv"]
+
+
+def write_index(directory: Path, names: List[str]) -> None:
+    weight_map = {name: "model-00001-of-00001.safetensors" for name in names}
+    (directory / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}), encoding="utf-8")
+
+
+def write_single_file(directory: Path, names: List[str]) -> None:
+    """A model.safetensors whose header names the tensors (8-byte little-endian length, JSON; no data needed)."""
+    header = {name: {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]} for name in names}
+    header["__metadata__"] = {"format": "pt"}
+    raw = json.dumps(header).encode()
+    (directory / "model.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0\0")
+
+
+@pytest.mark.parametrize("write", [write_index, write_single_file])
+def test_a_bf16_checkpoint_with_an_fp8_quantization_config_is_refused_with_the_seeds_fix(tmp_path: Path, write) -> None:
+    write_config(tmp_path, FP8_DEEPSEEK_CONFIG)
+    write(tmp_path, BF16_TENSORS)
+    config = load_model_config(str(tmp_path))[0]
+    error = error_for(check_parallelism(config, tp_size=8), "quantization_config_stale")
+    assert error.variable == "model_path"
+    assert "weight_block_size [128, 128]" in error.message and "none of the 2 tensors" in error.message
+    assert "block_n = 128" in error.message
+    assert error.fix.startswith("remove the quantization_config block from the checkpoint's config.json")
+
+
+@pytest.mark.parametrize("write", [write_index, write_single_file])
+def test_an_fp8_checkpoint_or_one_without_weights_passes(tmp_path: Path, write) -> None:
+    write_config(tmp_path / "fp8", FP8_DEEPSEEK_CONFIG)
+    write(tmp_path / "fp8", FP8_TENSORS)
+    write_config(tmp_path / "config-only", FP8_DEEPSEEK_CONFIG)
+    for directory in ("fp8", "config-only"):
+        config = load_model_config(str(tmp_path / directory))[0]
+        assert config["stale_quantization"] is None
+        assert rules(check_parallelism(config, tp_size=8)) == []
+
+
+def test_a_bf16_checkpoint_without_quantization_config_passes(tmp_path: Path) -> None:
+    write_config(tmp_path, {key: value for key, value in FP8_DEEPSEEK_CONFIG.items() if key != "quantization_config"})
+    write_index(tmp_path, BF16_TENSORS)
+    assert load_model_config(str(tmp_path))[0]["stale_quantization"] is None
 
 
 def test_known_models_cover_the_seeds() -> None:

@@ -418,6 +418,17 @@ def test_environment_rules(env, rule, fix):
     assert "hf_abc" not in str(error)
 
 
+def test_a_bf16_checkpoint_keeping_an_fp8_quantization_config_is_refused_before_any_host(tmp_path):
+    """Seed 003: SGLang would fail loading it ("output_partition_size = 576 is not divisible by ... block_n = 128")."""
+    (tmp_path / "config.json").write_text(json.dumps({
+        "architectures": ["DeepseekV3ForCausalLM"], "num_attention_heads": 128, "kv_lora_rank": 512,
+        "n_routed_experts": 256, "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}}))
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"lm_head.weight": "a.safetensors"}}))
+    errors = errors_of(workers=["g0"], routers=(), common={"sglang_model_path": str(tmp_path)})
+    assert [(e.variable, e.rule, e.instance) for e in errors] == [("sglang_model_path", "quantization_config_stale", "regular-0")]
+    assert "remove the quantization_config block" in errors[0].fix
+
+
 def test_server_args_may_not_override_the_plan():
     (error,) = errors_of(workers=["g0"], routers=(), common={"sglang_server_args": {"tp-size": 4}})
     assert error.rule == "managed_flag" and "sglang_tp_size" in error.fix
