@@ -92,5 +92,12 @@ def test_nvshmem_env_script_points_at_the_wheel(host):
     assert "/nvidia/nvshmem/lib" in cmd.stdout
 
 
+def test_nvshmem_came_from_the_wheelhouse(host):
+    """Converge installed it with PIP_NO_INDEX: the shipped wheelhouse was the only source."""
+    (wheel,) = host.file("/srv/wheelhouse").listdir()
+    assert wheel.startswith("nvidia_nvshmem_cu%s-%s-" % (CUDA_MAJOR, PROFILE["nvshmem"])) and wheel.endswith(".whl")
+    assert dist_version(host, "nvidia-nvshmem-cu%s" % CUDA_MAJOR) == PROFILE["nvshmem"]
+
+
 def test_no_torch_was_pulled(host):
     assert host.run("%s -m pip show torch" % PY).rc != 0
