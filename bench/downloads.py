@@ -11,10 +11,11 @@ reach). Each fleet size runs twice, on a fresh fleet each time:
   - naive: every node downloads from PyPI, downloads the archive and builds gdrcopy;
   - fleet: pip asks the fleet's PyPI cache (role pypi_cache, one more container); one node builds
     gdrcopy, the controller keeps its packages (gdrcopy_artifact_dir) and the other nodes install them.
+    As in the install phase, one node installs first (filling the cache), then the others.
 Counted from what the hosts hold after the run (bench/downloads.yml, phase count):
-  - wheel downloads from upstream: naive = pip's "Downloading" lines of every node (pip's log file, all
-    attempts); fleet = the files the cache read from upstream (its log), and the distinct files it holds;
-  - pip retries (a cold cache can fail a first attempt);
+  - wheel downloads from upstream: naive = pip's "Downloading" lines of every node (pip's log file);
+    fleet = the files the cache read from upstream (its log), and the distinct files it holds;
+  - pip retries: requests pip sent again because the first failed or timed out;
   - archive downloads: successful GETs of the archive in the fixture server's access log;
   - builds: nodes whose gdrcopy source tree holds the packages the build script leaves there;
   - wall time of the wheels and gdrcopy phases (setup and counting are outside the clock), as the
@@ -67,19 +68,22 @@ def remove_fleet(names: list[str]) -> None:
     docker("network", "rm", NETWORK, check=False)
 
 
-def inventory(nodes: list[str], cache: str, github: str) -> dict:
+def inventory(nodes: list[str], cache: str | None, github: str, artifact_dir: str) -> dict:
+    """The fleet's inventory; naive: no host in the group pypi_cache and no gdrcopy_artifact_dir."""
     docker_host = {"ansible_connection": "community.docker.docker"}
+    cache_vars = {"pypi_cache_host_name": cache} if cache else {}
     return {"all": {
         "vars": {"ansible_python_interpreter": "/usr/bin/python3",
                  "gpufleet_extra_ca_certificates": ["/etc/ssl/certs/ca-certificates.crt"],
-                 "pypi_cache_host_name": cache,
+                 **cache_vars,
                  "gdrcopy_version": "2.4.4", "gdrcopy_build_dir": "/var/cache/gpufleet/gdrcopy",
+                 "gdrcopy_artifact_dir": artifact_dir,
                  "bench_fixture_root": "/srv/gpufleet-fixtures", "bench_fixture_port": 8080,
                  "bench_gdrcopy_archive": "NVIDIA/gdrcopy/archive/refs/tags/v{{ gdrcopy_version }}.tar.gz",
                  "bench_access_log": "/var/log/gpufleet-bench-github.log",
                  "bench_pip_log": "/opt/gpufleet-bench/pip.log", "bench_cache_unit": "gpufleet-pypi-cache"},
         "children": {"sglang_nodes": {"hosts": {n: docker_host for n in nodes}},
-                     "pypi_cache": {"hosts": {cache: docker_host}},
+                     "pypi_cache": {"hosts": {cache: docker_host} if cache else {}},
                      "fixture_servers": {"hosts": {github: docker_host}}}}}
 
 
@@ -100,19 +104,22 @@ def run_phase(command: list[str], phase: str, env: dict, out: Path) -> float:
 def run_fleet(size: int, mode: str, requirement: str) -> dict:
     nodes = ["%s-node-%d" % (PREFIX, i) for i in range(size)]
     cache, github = PREFIX + "-cache", PREFIX + "-github"
-    names = nodes + [cache, github]
-    remove_fleet(names)
+    fleet = mode == "fleet"
+    # Naive: no cache container. The leftovers of a stopped run go whatever its mode.
+    names = nodes + [github] + ([cache] if fleet else [])
+    remove_fleet(nodes + [github, cache])
     start_fleet(names)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
             hosts = out / "hosts.json"
-            hosts.write_text(json.dumps(inventory(nodes, cache, github)))
+            artifact_dir = str(out / "gdrcopy-artifacts") if fleet else ""
+            hosts.write_text(json.dumps(inventory(nodes, cache if fleet else None, github, artifact_dir)))
             env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv/bin", os.environ["PATH"]),
                        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache/collections"),
                        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true", ANSIBLE_FORKS=str(len(names)))
             command = ["ansible-playbook", "-i", str(hosts), str(ROOT / "bench/downloads.yml"), "-e",
-                       json.dumps({"bench_mode": mode, "bench_requirement": requirement, "bench_out": str(out)})]
+                       json.dumps({"bench_requirement": requirement, "bench_out": str(out)})]
             seconds = {phase: run_phase(command, phase, env, out) for phase in PHASES}
             counts = json.loads((out / "counts.json").read_text())
     finally:
@@ -124,7 +131,7 @@ def run_fleet(size: int, mode: str, requirement: str) -> dict:
             "wheel_downloads": node_downloads if counts["cache_upstream_reads"] is None else len(counts["cache_upstream_reads"]),
             "node_wheel_downloads": node_downloads,
             "cache_files": None if counts["cache_files"] is None else len(counts["cache_files"]),
-            "pip_retries": sum(node["pip_runs"] for node in per_node) - size,
+            "pip_retries": sum(len(node["pip_retries"]) for node in per_node),
             "archive_downloads": len(counts["archive_gets"]),
             "builds": len(built_on), "built_on": built_on,
             "seconds": {phase: round(seconds[phase], 1) for phase in TIMED_PHASES}}

@@ -28,6 +28,15 @@ def test_the_cache_runs_as_its_own_user(host):
     assert host.run("ps -o user= -p %s" % pid).stdout.strip() == "gpufleet-pypi-cache"
 
 
+def test_the_cache_waits_for_upstream_as_long_as_configured(host, scenario):
+    if not is_cache(host):
+        pytest.skip("client node")
+    pid = host.run("systemctl show -p MainPID --value gpufleet-pypi-cache").stdout.strip()
+    argv = host.file("/proc/%s/cmdline" % pid).content.split(b"\0")
+    option = argv.index(b"--request-timeout")
+    assert argv[option + 1] == str(scenario["pypi_cache_request_timeout"]).encode()
+
+
 def test_the_cache_holds_the_file_the_client_installed(host, scenario):
     if not is_cache(host):
         pytest.skip("client node")
@@ -45,6 +54,14 @@ def test_the_client_pip_asks_the_cache(host):
     assert "trusted-host = gpufleet-pc-cache" in config.content_string
     # The CA setting of gpufleet.sglang._common is kept beside it.
     assert "cert = /etc/ssl/certs/ca-certificates.crt" in config.content_string
+
+
+def test_the_client_pip_waits_for_the_cache_as_long_as_configured(host, scenario):
+    if is_cache(host):
+        pytest.skip("cache node")
+    # `pip config list`, not `get`: pip 23's `get` misses keys that `list` shows.
+    settings = host.check_output("%s/bin/pip config list" % scenario["pypi_cache_test_venv"]).splitlines()
+    assert "global.timeout='%d'" % scenario["pypi_cache_client_timeout"] in settings
 
 
 def test_the_client_installed_the_pinned_package(host, scenario):
