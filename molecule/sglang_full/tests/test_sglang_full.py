@@ -14,6 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / ".cache" / "collections"))
 from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import PROFILES  # noqa: E402
 
+testinfra_hosts = ["gpufleet-full-0"]
+
 VENV = "/opt/sglang/venv"
 PYTHON = VENV + "/bin/python"
 PROFILE = PROFILES["0.5.23"]
@@ -73,3 +75,11 @@ def test_install_check_reports_no_error(host):
     result = host.ansible("gpufleet.sglang.install_check", "venv=%s transfer_backend=nixl pd=true" % VENV, check=False)
     assert result.get("error_count") == 0, result.get("msg")
     assert all(row["ok"] for row in result["packages"].values() if row["ok"] is not None)
+
+
+def test_deepep_built_from_source_imports_in_its_venv(host):
+    """side_effect.yml: the stand-in DeepEP, built by nvcc against this venv's torch, installed from the kept wheel."""
+    code = "import deep_ep, importlib.metadata as m; print(m.version('deep_ep'), deep_ep.Buffer.__name__)"
+    result = host.run("/opt/deepep-source/venv/bin/python -c %s" % json.dumps(code))
+    assert result.rc == 0, result.stderr
+    assert result.stdout.split() == ["1.2.1", "Buffer"]
