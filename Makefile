@@ -28,7 +28,7 @@ PLAN_DIR  ?= plan
 UPSTREAM_VENV := .cache/upstream-venv
 AWX_MANIFEST  := .cache/collections/ansible_collections/awx/awx/MANIFEST.json
 SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/build-images.sh \
-	tests/fixtures/apt-nvidia/build.sh tests/fixtures/src-archives/build-gdrcopy.sh \
+	tests/fixtures/apt-nvidia/build.sh $(wildcard tests/fixtures/src-archives/*.sh) \
 	sandbox/up.sh sandbox/down.sh sandbox/demo.sh sandbox/fleet.sh
 
 help: ## List the targets
