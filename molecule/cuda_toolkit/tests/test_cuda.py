@@ -109,3 +109,17 @@ def test_the_libraries_load_through_the_environment_script(host, hostvars):
     for library in LIBRARIES:
         login(host, ". %s/bin/nvidia-libs-env.sh && %s/bin/python -c %s" % (
             VENV, VENV, json.dumps("import ctypes; ctypes.CDLL(%r)" % library)))
+
+
+def test_nvshmem_is_the_ibgda_build_kept_on_the_controller(host, hostvars):
+    if "cuda_nvshmem" not in groups(hostvars):
+        pytest.skip("no NVSHMEM source build here")
+    # The stand-in's nvshmem-info prints its version and the switches and architectures it was built with.
+    info = host.check_output("bash -c %s" % shlex.quote(". /etc/gpufleet/env.d/nvshmem.sh && nvshmem-info"))
+    assert info.startswith("NVSHMEM v3.4.5 "), info
+    for setting in ("NVSHMEM_IBGDA_SUPPORT=1", "NVSHMEM_USE_GDRCOPY=1", "NVSHMEM_MPI_SUPPORT=0",
+                    "CMAKE_CUDA_ARCHITECTURES=80;89;90;100;120"):
+        assert setting in info.split(), setting
+    key = host.file(hostvars["nvshmem_install_dir"] + "/.gpufleet-nvshmem-key").content_string.strip()
+    kept = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "artifacts", "nvshmem", key)
+    assert sorted(os.listdir(kept)) == ["nvshmem.ok", "nvshmem.tar.gz"]
