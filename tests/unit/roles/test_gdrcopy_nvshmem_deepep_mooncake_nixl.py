@@ -15,7 +15,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLES = ("gdrcopy", "nvshmem", "deepep", "mooncake", "nixl")
-BUILD_GDRCOPY = ROOT / "tests" / "fixtures" / "src-archives" / "build-gdrcopy.sh"
+SRC_ARCHIVES = ROOT / "tests" / "fixtures" / "src-archives"
+BUILD_GDRCOPY = SRC_ARCHIVES / "build-gdrcopy.sh"
 
 
 def _load(role: str, part: str) -> dict:
@@ -49,19 +50,42 @@ def gdrcopy_archive(tmp_path_factory):
     return out / "NVIDIA" / "gdrcopy" / "archive" / "refs" / "tags" / "v2.4.4.tar.gz"
 
 
-def test_the_fixture_has_githubs_path_layout_and_checksum(gdrcopy_archive):
-    names = tarfile.open(gdrcopy_archive).getnames()
-    assert {n.split("/")[0] for n in names} == {"gdrcopy-2.4.4"}
-    for member in ("Makefile", "include/gdrapi.h", "src/gdrdrv/Makefile", "packages/build-deb-packages.sh"):
-        assert "gdrcopy-2.4.4/" + member in names
-    sha = Path(str(gdrcopy_archive) + ".sha256").read_text().split()
-    assert sha == [hashlib.sha256(gdrcopy_archive.read_bytes()).hexdigest(), "v2.4.4.tar.gz"]
+# The stand-ins of the source archives the hosts cannot reach: (script, arguments, the archive's path under the
+# output directory, as upstream serves it, its top directory, files the roles' build steps use).
+DEEPEP_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+STAND_INS = {
+    "gdrcopy": ("build-gdrcopy.sh", ["2.4.4"], "NVIDIA/gdrcopy/archive/refs/tags/v2.4.4.tar.gz", "gdrcopy-2.4.4",
+                ["Makefile", "include/gdrapi.h", "src/gdrdrv/Makefile", "packages/build-deb-packages.sh"]),
+    "nvshmem": ("build-nvshmem.sh", ["3.4.5", "13"],
+                "compute/redist/nvshmem/3.4.5/source/nvshmem_src_cuda13-all-all-3.4.5.tar.gz", "nvshmem_src",
+                ["CMakeLists.txt", "src/include/nvshmem.h", "src/device/nvshmem_device.cu"]),
+    "deepep": ("build-deepep.sh", [DEEPEP_COMMIT], "deepseek-ai/DeepEP/archive/%s.tar.gz" % DEEPEP_COMMIT,
+               "DeepEP-" + DEEPEP_COMMIT, ["setup.py", "csrc/deep_ep.cpp", "deep_ep/__init__.py"]),
+}
 
 
-def test_the_fixture_is_reproducible(gdrcopy_archive, tmp_path):
-    subprocess.run(["bash", str(BUILD_GDRCOPY), str(tmp_path), "2.4.4"], check=True, capture_output=True)
-    again = tmp_path / "NVIDIA" / "gdrcopy" / "archive" / "refs" / "tags" / "v2.4.4.tar.gz"
-    assert again.read_bytes() == gdrcopy_archive.read_bytes()
+def _build_stand_in(name: str, out: Path) -> Path:
+    script, arguments, path = STAND_INS[name][:3]
+    subprocess.run(["bash", str(SRC_ARCHIVES / script), str(out), *arguments], check=True, capture_output=True)
+    return out / path
+
+
+@pytest.mark.parametrize("name", STAND_INS)
+def test_a_stand_in_has_upstreams_path_layout_and_checksum(name, tmp_path):
+    archive = _build_stand_in(name, tmp_path)
+    top, members = STAND_INS[name][3:]
+    names = tarfile.open(archive).getnames()
+    assert {n.split("/")[0] for n in names} == {top}
+    for member in members:
+        assert top + "/" + member in names
+    sha = Path(str(archive) + ".sha256").read_text().split()
+    assert sha == [hashlib.sha256(archive.read_bytes()).hexdigest(), archive.name]
+
+
+@pytest.mark.parametrize("name", STAND_INS)
+def test_a_stand_in_is_reproducible(name, tmp_path):
+    first = _build_stand_in(name, tmp_path / "first")
+    assert _build_stand_in(name, tmp_path / "again").read_bytes() == first.read_bytes()
 
 
 @pytest.mark.skipif(not (shutil.which("cc") and shutil.which("dpkg-deb")), reason="needs a C compiler and dpkg-deb")
