@@ -40,12 +40,12 @@ def write_if_changed(path: str, content: str) -> None:
     except OSError:
         pass
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".preflight.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)  # like plan.json: a map of the fleet, for its owner
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

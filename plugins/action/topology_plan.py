@@ -4,6 +4,7 @@
 """Controller-side entry to the topology plan: reads the inventory, never a host."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,7 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils._input_rules import option_strings_of, redact
 from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import (
     GPU_GROUPS,
     ROUTER_GROUP,
@@ -20,6 +22,17 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import (
 )
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
+# SGLang's parser of each release, as tests/upstream/generate_server_args_spec.py records it.
+SERVER_ARGS_DIR = COLLECTION_ROOT / "roles" / "sglang_service" / "files" / "server_args"
+
+
+def parser_options(directory: Path = SERVER_ARGS_DIR) -> dict:
+    """The option strings of SGLang's parser, by SGLang version, for every table shipped."""
+    tables = {}
+    for table in sorted(directory.glob("*.json")):
+        spec = json.loads(table.read_text())
+        tables[spec["sglang"]] = option_strings_of(spec)
+    return tables
 
 
 def role_variable_names(roles_dir: Path = COLLECTION_ROOT / "roles") -> set:
@@ -47,7 +60,7 @@ class ActionModule(ActionBase):
         hosts = sorted({h for members in fleet_groups.values() for h in members})
         hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts)
 
-        outcome = build_plan(fleet_groups, hostvars, role_variable_names())
+        outcome = build_plan(fleet_groups, hostvars, role_variable_names(), parser_options=parser_options())
         errors = template_errors + outcome.errors
         result["warnings"] = [str(w) for w in outcome.warnings]
         result["changed"] = False
@@ -62,7 +75,7 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _plain_hostvars(all_hostvars, hosts):
-        """Template only what the plan reads; secrets are checked for presence, never read."""
+        """Template only what the plan reads; a secret reaches the plan as a stand-in that says only whether it is usable."""
         plain, errors = {}, []
         for host in hosts:
             source = all_hostvars[host]
@@ -70,11 +83,8 @@ class ActionModule(ActionBase):
             for name in list(source.keys()):
                 if not (name.startswith("sglang_") or name == "ansible_host"):
                     continue
-                if name in SECRET_VARIABLES:
-                    values[name] = "(secret)"
-                    continue
                 try:
-                    values[name] = source[name]
+                    values[name] = redact(source[name]) if name in SECRET_VARIABLES else source[name]
                 except AnsibleError as error:
                     errors.append(Finding(name, "template", "its template fails: %s." % str(error).rstrip("."),
                                           "define the variables it refers to, or give it a literal value.",

@@ -200,6 +200,15 @@ def host_check_rows(host: str, result: Any) -> List[Dict[str, Any]]:
     return [row(host, c.get("check", "?"), c.get("status", FAIL), c.get("found"), c.get("needed"), c.get("fix")) for c in checks]
 
 
+def plan_warning_rows(plan: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The plan's warnings, one row per host they name (open_without_api_key, ...), so the report shows them."""
+    rows = []
+    for warning in plan.get("warnings") or []:
+        for host in (warning.get("host") or FLEET).split(", "):
+            rows.append(row(host, "plan: %s" % warning["rule"], WARN, warning["message"], "", warning["fix"]))
+    return rows
+
+
 def model_rows(plan: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, Any]]:
     """One GPU model per instance, across all its nodes (a host's own mix is ``check_gpus``'s gpu_model)."""
     rows = []
@@ -278,6 +287,7 @@ def build_report(
             rows.extend(ib_rows(host, result.get("ib"), link_layer))
         rows.extend(host_check_rows(host, result.get("host")))
     rows.extend(model_rows(plan, results))
+    rows.extend(plan_warning_rows(plan))
     rows.extend(resolution_rows({h: r for h, r in results.items() if h in by_host}))
 
     failures = [r for r in rows if r["status"] == FAIL]

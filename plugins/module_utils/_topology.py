@@ -18,6 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.gpufleet.sglang.plugins.module_utils import _input_rules as rules
 from ansible_collections.gpufleet.sglang.plugins.module_utils._parallelism import (
     ModelConfigError,
     check_parallelism,
@@ -93,82 +94,121 @@ MANAGED_FLAGS = {
     "disaggregation-bootstrap-port": "sglang_bootstrap_port",
     "disaggregation-ib-device": "sglang_ib_device",
     "api-key": "sglang_api_key",
+    "admin-api-key": "sglang_admin_api_key",
+    # The plan passes its secrets file as --config; a second one would replace it.
+    "config": "sglang_server_args entries (one key per flag) and the secret variables",
 }
 
 # Secrets reach a service only through root-owned 0600 files: the HF token as an environment variable of
 # the EnvironmentFile; the API key as SGLang's `--config` YAML (SGLang reads no environment variable for it,
 # and an `--api-key` in argv would show in every `ps`) and, for the router, the environment its launcher
 # reads. The plan names the variable, never its value.
-SECRET_VARIABLES = {"sglang_hf_token": "HF_TOKEN", "sglang_api_key": "SGLANG_API_KEY"}
+# sglang_secret_env holds the other secrets a worker's environment needs (a tracker's key, say), by name.
+SECRET_VARIABLES = {"sglang_hf_token": "HF_TOKEN", "sglang_api_key": "SGLANG_API_KEY",
+                    "sglang_admin_api_key": "admin-api-key", "sglang_secret_env": "its own names"}
 WORKER_SECRET_ENV = {"sglang_hf_token": "HF_TOKEN"}
-WORKER_SECRET_OPTIONS = {"sglang_api_key": "api-key"}
-SECRET_ENV_NAMES = {"HF_TOKEN": "sglang_hf_token", "HUGGING_FACE_HUB_TOKEN": "sglang_hf_token"}
+WORKER_SECRET_OPTIONS = {"sglang_api_key": "api-key", "sglang_admin_api_key": "admin-api-key"}
+SECRET_ENV_NAMES = {"HF_TOKEN": "sglang_hf_token", "HUGGING_FACE_HUB_TOKEN": "sglang_hf_token",
+                    "HUGGINGFACE_TOKEN": "sglang_hf_token", "SGLANG_API_KEY": "sglang_api_key",
+                    "OPENAI_API_KEY": "sglang_api_key"}
+# Secret flags with no variable: SGLang would print them in `ps` and in its start-up log.
+SECRET_FLAGS = {"ssl-keyfile-password": "use a private key without a passphrase, readable only by the service user "
+                                        "(--ssl-keyfile), or terminate TLS in front of the fleet"}
 
 MAX_DEEPEP_DISPATCH_TOKENS = 1024
 
 
 @dataclass(frozen=True)
 class Variable:
-    """One inventory variable: its type, default and what a bad value means."""
+    """One inventory variable: its type, default, bounds and what a bad value means."""
 
-    kind: str  # str, int, bool, dict, list_or_str, port
+    kind: str  # str, int, bool, dict, list_or_str, port, secret
     default: Any = None
     required: bool = False
     choices: Tuple[str, ...] = ()
     minimum: int = 1
+    maximum: Optional[int] = None
     allow_empty: bool = False  # list_or_str: whether [] is a valid list
+    # str and list_or_str: what the text may be (``_input_rules``), checked on the value and each item.
+    rule: Optional[Callable[[str], Optional[str]]] = None
+    fix: Optional[str] = None  # how to write a good value, when the kind's own words do not say it
 
+
+def _matching(pattern, what: str) -> Callable[[str], Optional[str]]:
+    return lambda value: rules.pattern_problem(value, pattern, what)
+
+
+ADDRESS = dict(rule=rules.address_problem, fix="an IP address or a host name (letters, digits, - _ .)")
+PATH = dict(rule=rules.path_problem, fix="a plain absolute path such as /opt/sglang/venv")
+# Sizes a machine or a fleet can have; beyond these a value is a typo (and a plan nobody can read).
+MAX_GPUS_PER_NODE = 64
+MAX_NODES = 256
+MAX_PARALLEL = MAX_GPUS_PER_NODE * MAX_NODES
+MAX_BYTES = 2**60
 
 # The inventory contract (DESIGN section 3) plus the few variables the plan adds.
 CONTRACT: Dict[str, Variable] = {
-    "sglang_model_path": Variable("str", required=True),
+    "sglang_model_path": Variable("str", required=True, rule=rules.model_path_problem,
+                                  fix="a Hugging Face repository id (org/name) or an absolute path"),
     "sglang_model_config": Variable("dict"),
-    "sglang_nnodes": Variable("int", 1),
-    "sglang_gpus_per_node": Variable("int", 8),
-    "sglang_tp_size": Variable("int", required=True),
-    "sglang_dp_size": Variable("int", 1),
-    "sglang_pp_size": Variable("int", 1),
-    "sglang_ep_size": Variable("int", 1),
+    "sglang_nnodes": Variable("int", 1, maximum=MAX_NODES),
+    "sglang_gpus_per_node": Variable("int", 8, maximum=MAX_GPUS_PER_NODE),
+    "sglang_tp_size": Variable("int", required=True, maximum=MAX_PARALLEL),
+    "sglang_dp_size": Variable("int", 1, maximum=MAX_PARALLEL),
+    "sglang_pp_size": Variable("int", 1, maximum=MAX_PARALLEL),
+    "sglang_ep_size": Variable("int", 1, maximum=MAX_PARALLEL),
     "sglang_enable_dp_attention": Variable("bool", False),
-    "sglang_ep_num_redundant_experts": Variable("int", 0, minimum=0),
-    "sglang_base_gpu_id": Variable("int", 0, minimum=0),
-    "sglang_host": Variable("str", "0.0.0.0"),
-    "sglang_advertise_address": Variable("str"),
+    "sglang_ep_num_redundant_experts": Variable("int", 0, minimum=0, maximum=MAX_PARALLEL),
+    "sglang_base_gpu_id": Variable("int", 0, minimum=0, maximum=MAX_GPUS_PER_NODE - 1),
+    "sglang_host": Variable("str", "0.0.0.0", **ADDRESS),
+    "sglang_advertise_address": Variable("str", **ADDRESS),
     "sglang_port": Variable("port", 30000),
     "sglang_dist_init_port": Variable("port", 5000),
     "sglang_bootstrap_port": Variable("port", 8998),
     "sglang_transfer_backend": Variable("str", "nixl", choices=TRANSFER_BACKENDS),
-    "sglang_ib_device": Variable("list_or_str", "auto"),
-    "sglang_network_interface": Variable("str"),
+    "sglang_ib_device": Variable("list_or_str", "auto", rule=_matching(rules.DEVICE_NAME, "an RDMA device name"),
+                                 fix="a device name such as mlx5_0, a list of them, or auto"),
+    "sglang_network_interface": Variable("str", rule=_matching(rules.INTERFACE_NAME, "a network interface name"),
+                                         fix="an interface name such as eth0 or ens1f0 (at most 15 characters)"),
     "sglang_server_args": Variable("dict", {}),
     "sglang_env": Variable("dict", {}),
     "sglang_hf_token": Variable("secret"),
     "sglang_api_key": Variable("secret"),
+    "sglang_admin_api_key": Variable("secret"),
+    "sglang_secret_env": Variable("secret"),
     "sglang_router_port": Variable("port", 8000),
-    "sglang_router_policy": Variable("str"),
+    "sglang_router_policy": Variable("str", rule=_matching(rules.WORD, "a policy name"),
+                                     fix="a policy of the router, such as cache_aware or round_robin"),
     # Added by the plan: release, named instances, machine size, install locations.
     "sglang_release_profile": Variable("str", DEFAULT_PROFILE, choices=tuple(PROFILES)),
-    "sglang_instance": Variable("str"),
-    "sglang_node_gpu_count": Variable("int", 8),
-    "sglang_venv_dir": Variable("str", "/opt/sglang/venv"),
+    "sglang_instance": Variable("str", rule=rules.instance_name_problem,
+                                fix="a name of letters, digits, _ . - (at most 63, not router), such as prefill-a"),
+    "sglang_node_gpu_count": Variable("int", 8, maximum=MAX_GPUS_PER_NODE),
+    "sglang_venv_dir": Variable("str", "/opt/sglang/venv", **PATH),
     "sglang_router_implementation": Variable("str", "smg", choices=ROUTER_IMPLEMENTATIONS),
-    "sglang_router_venv_dir": Variable("str", "/opt/sglang-router/venv"),
-    "sglang_router_host": Variable("str", "0.0.0.0"),
+    "sglang_router_venv_dir": Variable("str", "/opt/sglang-router/venv", **PATH),
+    "sglang_router_host": Variable("str", "0.0.0.0", **ADDRESS),
     "sglang_router_metrics_port": Variable("port", 29000),
     # Services (roles/sglang_service): what runs the argv, and where the unit's private files live.
     "sglang_service_engine": Variable("str", "sglang", choices=SERVICE_ENGINES),
-    "sglang_service_config_dir": Variable("str", "/etc/sglang"),
+    "sglang_service_config_dir": Variable("str", "/etc/sglang", **PATH),
+    # Ports below 1024 need CAP_NET_BIND_SERVICE, which the units get only when this is true.
+    "sglang_service_bind_privileged_ports": Variable("bool", False),
     # Host preflight (playbooks/preflight.yml); the plan only checks their types.
-    "sglang_preflight_ib_sysfs_root": Variable("str", "/sys/class/infiniband"),
+    "sglang_preflight_ib_sysfs_root": Variable("str", "/sys/class/infiniband", **PATH),
     "sglang_preflight_ib_link_layer": Variable("str", "any", choices=("any", "InfiniBand", "Ethernet")),
-    "sglang_preflight_kernel_modules": Variable("list_or_str", "auto", allow_empty=True),
-    "sglang_preflight_modules_file": Variable("str", "/proc/modules"),
-    "sglang_preflight_shm_min_bytes": Variable("int", 16 * 2**30, minimum=0),
-    "sglang_preflight_venv_min_free_bytes": Variable("int", 20 * 2**30, minimum=0),
-    "sglang_preflight_model_min_free_bytes": Variable("int", 50 * 2**30, minimum=0),
-    "sglang_preflight_memlock_min": Variable("str", "unlimited"),
-    "sglang_preflight_driver_floor": Variable("str"),
-    "sglang_preflight_gpu_timeout": Variable("int", 60),
+    "sglang_preflight_kernel_modules": Variable("list_or_str", "auto", allow_empty=True,
+                                                rule=_matching(rules.WORD, "a kernel module name"),
+                                                fix="auto, or a list of kernel module names such as [gdrdrv]"),
+    "sglang_preflight_modules_file": Variable("str", "/proc/modules", **PATH),
+    "sglang_preflight_shm_min_bytes": Variable("int", 16 * 2**30, minimum=0, maximum=MAX_BYTES),
+    "sglang_preflight_venv_min_free_bytes": Variable("int", 20 * 2**30, minimum=0, maximum=MAX_BYTES),
+    "sglang_preflight_model_min_free_bytes": Variable("int", 50 * 2**30, minimum=0, maximum=MAX_BYTES),
+    "sglang_preflight_memlock_min": Variable("str", "unlimited", rule=_matching(rules.WORD, "a size"),
+                                             fix="unlimited or a size in bytes"),
+    "sglang_preflight_driver_floor": Variable("str", rule=_matching(rules.VERSION, "a driver version"),
+                                              fix="a driver version such as 570.26"),
+    "sglang_preflight_gpu_timeout": Variable("int", 60, maximum=3600),
 }
 
 
@@ -240,17 +280,23 @@ class _Reader:
         spec = CONTRACT[name]
         if not self.has(name):
             if spec.required:
-                self._error(name, "required", "%s is not set." % name,
+                self.error(name, "required", "%s is not set." % name,
                             "set %s in the group or host variables." % name)
             return spec.default
         value = self.hostvars[name]
+        unsafe = rules.value_problem(value)
+        if unsafe:
+            rule, problem = unsafe
+            self.error(name, rule, "%s %s: a unit, an environment file or a command line would carry it."
+                        % (name, problem), "remove the character (or shorten the value) in %s." % name)
+            return spec.default
         converted, problem = _convert(value, spec)
         if problem:
-            self._error(name, "type", "%s = %r %s." % (name, value, problem), _type_fix(name, spec))
+            self.error(name, "type", "%s = %r %s." % (name, value, problem), _type_fix(name, spec))
             return spec.default
         return converted
 
-    def _error(self, variable: str, rule: str, message: str, fix: str) -> None:
+    def error(self, variable: str, rule: str, message: str, fix: str) -> None:
         self.errors.append(Finding(variable, rule, message, fix, host=self.host))
 
 
@@ -266,7 +312,7 @@ def _convert(value: Any, spec: Variable) -> Tuple[Any, Optional[str]]:
     if kind in ("int", "port"):
         if isinstance(value, bool):
             return None, "is a boolean, not an integer"
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
             value = int(value)
         if not isinstance(value, int):
             return None, "is not an integer"
@@ -274,6 +320,8 @@ def _convert(value: Any, spec: Variable) -> Tuple[Any, Optional[str]]:
             return None, "is not a TCP port (1-65535)"
         if kind == "int" and value < spec.minimum:
             return None, "is below the minimum %d" % spec.minimum
+        if kind == "int" and spec.maximum is not None and value > spec.maximum:
+            return None, "is above the maximum %d" % spec.maximum
         return value, None
     if kind == "bool":
         if isinstance(value, bool):
@@ -287,26 +335,37 @@ def _convert(value: Any, spec: Variable) -> Tuple[Any, Optional[str]]:
         return dict(value), None
     if kind == "list_or_str":
         if isinstance(value, str) and value.strip():
-            return value.strip(), None
-        if isinstance(value, (list, tuple)) and (value or spec.allow_empty) and all(isinstance(v, str) and v for v in value):
-            return list(value), None
-        return None, "is neither a device name nor a list of them"
+            items, converted = [value.strip()], value.strip()
+        elif isinstance(value, (list, tuple)) and (value or spec.allow_empty) and all(isinstance(v, str) and v for v in value):
+            items, converted = list(value), list(value)
+        else:
+            return None, "is neither a device name nor a list of them"
+        problems = [problem for problem in map(_rule_of(spec), items) if problem]
+        return (None, problems[0]) if problems else (converted, None)
     if not isinstance(value, str) or not value.strip():
         return None, "is not a non-empty string"
     if spec.choices and value not in spec.choices:
         return None, "is not one of %s" % ", ".join(spec.choices)
-    return value, None
+    return (None, problem) if (problem := _rule_of(spec)(value)) else (value, None)
+
+
+def _rule_of(spec: Variable) -> Callable[[str], Optional[str]]:
+    # "auto" is every list_or_str's keyword; the rules are about the names beside it.
+    return lambda text: None if spec.rule is None or text == "auto" else spec.rule(text)
 
 
 def _type_fix(name: str, spec: Variable) -> str:
     if spec.choices:
         return "set %s to one of: %s." % (name, ", ".join(spec.choices))
+    if spec.fix:
+        return "set %s to %s." % (name, spec.fix)
+    if spec.kind == "int" and spec.maximum is not None:
+        return "set %s to an integer from %d to %d." % (name, spec.minimum, spec.maximum)
     expected = {
         "int": "an integer >= %d" % spec.minimum,
         "port": "a TCP port number (1-65535)",
         "bool": "true or false (unquoted YAML booleans)",
         "dict": "a mapping ({key: value})",
-        "list_or_str": "a device name such as mlx5_0, a list of them, or auto",
         "str": "a non-empty string",
     }[spec.kind]
     return "set %s to %s." % (name, expected)
@@ -334,7 +393,8 @@ class _Instance:
     settings: Dict[str, Any] = field(default_factory=dict)
 
 
-ROUTER_VARIABLES = tuple(name for name in CONTRACT if name.startswith("sglang_router_")) + ("sglang_advertise_address",)
+ROUTER_VARIABLES = tuple(name for name in CONTRACT if name.startswith("sglang_router_")) + (
+    "sglang_advertise_address", "sglang_service_bind_privileged_ports")
 
 
 def _read_host(host: str, group: str, role: str, hostvars: Mapping[str, Any], errors: List[Finding],
@@ -342,9 +402,68 @@ def _read_host(host: str, group: str, role: str, hostvars: Mapping[str, Any], er
     reader = _Reader(host, hostvars, errors)
     settings = {name: reader.get(name) for name in names if CONTRACT[name].kind != "secret"}
     settings["secrets"] = sorted(name for name in SECRET_VARIABLES if reader.has(name))
+    settings["secret_env_names"] = _check_secrets(reader)
     machine = str(hostvars.get("ansible_host") or host)
+    problem = rules.value_problem(machine) or ("address", rules.address_problem(machine))
+    if problem[1]:
+        reader.error("ansible_host", problem[0], "ansible_host = %r %s: the plan writes it into URLs and command lines."
+                     % (machine, problem[1]), "set ansible_host to the machine's IP address or host name.")
+    _check_privileged_ports(reader, settings)
     address = settings["sglang_advertise_address"] or machine
-    return _Node(host, group, role, machine, address, settings)
+    # One machine under two spellings (GPU1, gpu1) is still one machine: its ports, GPUs and units are shared.
+    return _Node(host, group, role, machine.lower(), address, settings)
+
+
+def _check_secrets(reader: _Reader) -> List[str]:
+    """Every secret set must be usable: an empty API key would leave the fleet open while looking closed.
+
+    Returns the names of sglang_secret_env (the plan carries names, never values).
+    """
+    for name in SECRET_VARIABLES:
+        if name == "sglang_secret_env" or not reader.has(name):
+            continue
+        problem = rules.secret_problem(reader.hostvars[name])
+        if problem:
+            reader.error(name, "secret_usable", "%s is set but %s, so it cannot protect or authenticate anything."
+                         % (name, problem), "give %s a non-empty value without control characters (Ansible Vault), "
+                         "or remove it." % name)
+    if not reader.has("sglang_secret_env"):
+        return []
+    secret_env = reader.hostvars["sglang_secret_env"]
+    if not isinstance(secret_env, Mapping):
+        reader.error("sglang_secret_env", "type", "sglang_secret_env is not a mapping.",
+                     "set sglang_secret_env to {NAME: value} (values from Ansible Vault).")
+        return []
+    names = []
+    for name, value in secret_env.items():
+        problem = _env_name_problem(name) or rules.secret_problem(value)
+        if name in SECRET_ENV_NAMES:
+            problem = "has its own variable, %s" % SECRET_ENV_NAMES[name]
+        if problem:
+            reader.error("sglang_secret_env", "secret_env_entry", "sglang_secret_env.%s %s." % (name, problem),
+                         "name each entry as an environment variable (letters, digits, _) with a non-empty value; "
+                         "HF and API keys go in sglang_hf_token and sglang_api_key.")
+        else:
+            names.append(name)
+    return sorted(names)
+
+
+def _env_name_problem(name: Any) -> Optional[str]:
+    if not isinstance(name, str) or not rules.ENV_NAME.fullmatch(name):
+        return "is not an environment variable name (a letter or _, then letters, digits or _)"
+    return None
+
+
+def _check_privileged_ports(reader: _Reader, settings: Mapping[str, Any]) -> None:
+    if settings.get("sglang_service_bind_privileged_ports"):
+        return
+    for name, value in settings.items():
+        if CONTRACT.get(name, Variable("str")).kind == "port" and value < rules.PRIVILEGED_PORTS:
+            reader.error(name, "privileged_port",
+                         "%s = %d is below 1024: only a process with CAP_NET_BIND_SERVICE may bind it, and the "
+                         "units run unprivileged." % (name, value),
+                         "use a port from 1024 up, or set sglang_service_bind_privileged_ports: true to give "
+                         "the units that bind it that one capability.")
 
 
 def _form_instances(nodes: List[_Node], role: str, group: str, errors: List[Finding]) -> List[_Instance]:
@@ -461,17 +580,23 @@ def _check_env(node: _Node, errors: List[Finding]) -> None:
         def error(rule: str, message: str, fix: str, variable: str = "sglang_env") -> None:
             errors.append(Finding(variable, rule, message, fix, host=node.host))
 
-        if not isinstance(value, (str, int, float, bool)):
+        if isinstance(name, str) and rules.looks_secret(name):
+            variable = SECRET_ENV_NAMES.get(name.strip().upper(), "sglang_secret_env")
+            error("secret_in_env", "sglang_env.%s looks like a secret (its name holds TOKEN, KEY, SECRET or PASSWORD), "
+                  "and sglang_env is plain configuration: it is shown in the plan and in logs." % name.strip(),
+                  "move it to %s (from Ansible Vault); it is written only to the unit's 0600 EnvironmentFile."
+                  % (variable if variable != "sglang_secret_env" else "sglang_secret_env: {%s: ...}" % name.strip()))
+        elif _env_name_problem(name):
+            error("env_name", "sglang_env key %r %s, which a shell and systemd's EnvironmentFile accept."
+                  % (name, _env_name_problem(name)),
+                  "rename it, e.g. %s." % (re.sub(r"[^A-Za-z0-9_]", "_", str(name).strip()).lstrip("0123456789") or "MY_VARIABLE"))
+        elif not isinstance(value, (str, int, float, bool)):
             error("env_scalar", "sglang_env.%s = %r is not a string or number." % (name, value),
                   "give environment variables scalar values.")
         elif name.startswith("SGL_"):
             error("env_deprecated", "sglang_env.%s uses the deprecated SGL_ prefix (SGLang 0.5.23 still maps it with a warning; "
                   "the mapping goes away, and SGL_ and SGLANG_ with different values conflict)."
                   % name, "rename it to SGLANG_%s." % name[len("SGL_"):])
-        elif name in SECRET_ENV_NAMES:
-            error("secret_in_env", "sglang_env.%s holds a secret in plain configuration." % name,
-                  "set %s (from Ansible Vault) instead; it is written only to the 0600 EnvironmentFile."
-                  % SECRET_ENV_NAMES[name])
         elif name == "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK":
             try:
                 tokens = int(value)
@@ -494,19 +619,65 @@ def _server_arg(server_args: Mapping[str, Any], flag: str) -> Any:
     return next((value for name, value in server_args.items() if _flag_name(name) == flag), None)
 
 
-def _check_server_args(instance: _Instance, errors: List[Finding]) -> None:
+def _check_server_args(instance: _Instance, errors: List[Finding],
+                       parser_options: Mapping[str, Sequence[Sequence[str]]]) -> None:
+    """Each flag as SGLang's parser would read it: no managed flag or secret under any spelling.
+
+    ``parser_options`` holds the option strings of each release's parser (by SGLang version); a flag is
+    resolved as argparse does, abbreviations included. For a release without a table, a flag that
+    abbreviates a managed or secret flag is refused, since the parser might expand it.
+    """
+    options = parser_options.get(PROFILES[instance.settings["sglang_release_profile"]]["sglang"])
+
+    hosts = ", ".join(node.host for node in instance.nodes)
+
+    def error(rule: str, message: str, fix: str) -> None:
+        errors.append(Finding("sglang_server_args", rule, message, fix, instance=instance.name, host=hosts))
+
     for name, value in instance.settings["sglang_server_args"].items():
+        if not isinstance(name, str) or not rules.FLAG_NAME.fullmatch(name):
+            error("server_arg_name", "sglang_server_args key %r is not a flag name (letters, digits, - and _; "
+                  "a value after = or a space would be read as part of the command line)." % (name,),
+                  "write each flag as a key and its value as the key's value: {chunked-prefill-size: 4096}.")
+            continue
         flag = _flag_name(name)
-        if flag in MANAGED_FLAGS:
-            errors.append(Finding(
-                "sglang_server_args", "managed_flag",
-                "sglang_server_args sets --%s, which the plan writes itself." % flag,
-                "remove it from sglang_server_args and use %s." % MANAGED_FLAGS[flag], instance=instance.name))
+        release = PROFILES[instance.settings["sglang_release_profile"]]["sglang"]
+        if options is not None:
+            resolved, matches = rules.resolve_flag(flag, options)
+            meant = [string[2:] for string in resolved or ()]
+        else:
+            meant = [flag] + rules.prefix_of_any(flag, list(MANAGED_FLAGS) + list(SECRET_FLAGS))
+        managed = next((m for m in meant if m in MANAGED_FLAGS), None)
+        secret = next((m for m in meant if m in SECRET_FLAGS), None)
+        hit = managed or secret
+        spelled = "" if flag == hit or flag in meant and options is not None else \
+            " (SGLang's parser %s it to --%s)" % ("expands" if options is not None else "may expand", hit)
+        if managed:
+            error("managed_flag", "sglang_server_args sets --%s%s, which the plan writes itself." % (flag, spelled),
+                  "remove it from sglang_server_args and use %s." % MANAGED_FLAGS[managed])
+        elif secret:
+            error("secret_flag", "sglang_server_args sets --%s%s, a secret that every `ps` and SGLang's start-up log "
+                  "would show." % (flag, spelled), "remove it; %s." % SECRET_FLAGS[secret])
+        elif options is not None and flag not in meant:
+            close = difflib.get_close_matches("--" + flag, [o for strings in options for o in strings], n=1)
+            error("server_arg_known", "sglang_server_args sets --%s, which SGLang %s's parser %s." % (
+                flag, release, "does not know" if not matches else
+                "would expand to %s; the plan writes flags in full" % matches[0] if resolved else
+                "reads as ambiguous (%s)" % ", ".join(matches)),
+                "write %s." % (matches[0] if resolved else close[0]) if resolved or close else
+                "remove it, or check the flag in `python -m sglang.launch_server --help`.")
         elif isinstance(value, Mapping) or value is False:
-            errors.append(Finding(
-                "sglang_server_args", "server_arg_value",
-                "sglang_server_args.%s = %r: values are scalars, true (bare flag) or lists (repeated)." % (name, value),
-                "give a scalar, true or a list; drop the key to leave the flag out.", instance=instance.name))
+            error("server_arg_value",
+                  "sglang_server_args.%s = %r: values are scalars, true (bare flag) or lists (repeated)." % (name, value),
+                  "give a scalar, true or a list; drop the key to leave the flag out.")
+        else:
+            flagged = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])
+                       if v is not True and v is not None and rules.value_looks_like_flag(str(v))]
+            if flagged:
+                error("server_arg_value", "sglang_server_args.%s holds %s, which SGLang's parser would read as "
+                      "another flag, not as this flag's value." % (name, ", ".join(map(repr, flagged))),
+                      "give each flag its own key in sglang_server_args; a value may not start with - "
+                      "(negative numbers aside).")
 
 
 # ---------------------------------------------------------------- rendering
@@ -568,7 +739,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
     settings = instance.settings
     rdma, kernel_modules = _rdma_and_kernel_modules(instance, backend)
     gpu_ids = list(range(settings["sglang_base_gpu_id"], settings["sglang_base_gpu_id"] + settings["sglang_gpus_per_node"]))
-    unit = "sglang-%s" % _unit_safe(instance.name)
+    unit = "sglang-%s" % instance.name  # sglang_instance allows only what a unit name can hold
     config_dir = node.settings["sglang_service_config_dir"].rstrip("/")
     if node.settings["sglang_service_engine"] == "simulator":
         launcher = list(SIMULATOR_LAUNCHER)
@@ -633,11 +804,15 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "node_rank": rank,
         "unit": unit,
         "engine": node.settings["sglang_service_engine"],
+        "bind": node.settings["sglang_host"],
+        "http_port": settings["sglang_port"],
+        "capabilities": _capabilities(ports),
         "gpu_ids": gpu_ids,
         "ports": ports,
         "argv": argv,
         "env": env,
-        "secret_env": {WORKER_SECRET_ENV[name]: name for name in node.settings["secrets"] if name in WORKER_SECRET_ENV},
+        "secret_env": dict({WORKER_SECRET_ENV[name]: name for name in node.settings["secrets"] if name in WORKER_SECRET_ENV},
+                           **{name: "sglang_secret_env" for name in node.settings["secret_env_names"]}),
         "secret_config": secret_config,
         "ib_devices_file": ib_devices_file,
         "rdma": rdma,
@@ -651,13 +826,16 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
-def _unit_safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+def _capabilities(ports: Sequence[Mapping[str, Any]]) -> List[str]:
+    """The one capability a unit may get: binding a port below 1024 (sglang_service_bind_privileged_ports)."""
+    return ["CAP_NET_BIND_SERVICE"] if any(p["port"] < rules.PRIVILEGED_PORTS for p in ports) else []
 
 
 def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
     settings = node.settings
     port = settings["sglang_router_port"]
+    ports = [{"port": port, "purpose": "router http"},
+             {"port": settings["sglang_router_metrics_port"], "purpose": "router metrics"}]
     venv = settings["sglang_router_venv_dir"].rstrip("/")
     keyed = "sglang_api_key" in settings["secrets"]
     if keyed:
@@ -695,9 +873,11 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "node_rank": None,
         "unit": "sglang-router",
         "engine": settings["sglang_router_implementation"],
+        "bind": settings["sglang_router_host"],
+        "http_port": port,
+        "capabilities": _capabilities(ports),
         "gpu_ids": [],
-        "ports": [{"port": port, "purpose": "router http"},
-                  {"port": settings["sglang_router_metrics_port"], "purpose": "router metrics"}],
+        "ports": ports,
         "argv": argv,
         "env": {},
         "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if keyed else {},
@@ -803,6 +983,15 @@ def _check_ports(services: List[dict], errors: List[Finding]) -> None:
     clashes: Dict[Tuple[int, int], List[Tuple[int, str, str]]] = {}
     for index, service in enumerate(services):
         for entry in service["ports"]:
+            if entry["port"] > 65535:
+                variable = _PORT_VARIABLE[entry["purpose"]]
+                errors.append(Finding(
+                    variable, "derived_port_range",
+                    "%s of %s derives port %d (%s), beyond 65535." % (variable, service["instance"], entry["port"],
+                                                                      entry["purpose"]),
+                    "lower %s by at least %d." % (variable, entry["port"] - 65535),
+                    instance=service["instance"], host=service["host"]))
+                break
             key = (service["machine"], entry["port"])
             if key in owner:
                 first, first_purpose = owner[key]
@@ -823,6 +1012,40 @@ def _check_ports(services: List[dict], errors: List[Finding]) -> None:
             "dist-init ports of instances on one machine at least %d apart." % (
                 service["host"], variable, DP_ATTENTION_HANDSHAKE_DELTA, DP_ATTENTION_HANDSHAKE_DELTA + 1),
             instance=service["instance"], host=service["host"]))
+
+
+def _check_units(services: List[dict], errors: List[Finding]) -> None:
+    """Two services of one machine under one unit name would overwrite each other's unit and files."""
+    owner: Dict[Tuple[str, str], dict] = {}
+    for service in services:
+        key = (service["machine"], service["unit"])
+        if key in owner:
+            first = owner[key]
+            errors.append(Finding(
+                "sglang_instance", "units_unique",
+                "on machine %s, %s (%s) and %s (%s) would both be unit %s.service." % (
+                    service["machine"], first["instance"], first["host"], service["instance"], service["host"],
+                    service["unit"]),
+                "give %s another sglang_instance name, or put it on another machine." % service["host"],
+                instance=service["instance"], host=service["host"]))
+        else:
+            owner[key] = service
+
+
+def _warn_open_services(services: List[dict], gpu_nodes: Mapping[str, _Node], routers: List[_Node],
+                        warnings: List[Finding]) -> None:
+    """A service that listens beyond loopback without an API key serves whoever reaches its port."""
+    nodes = dict(gpu_nodes, **{node.host: node for node in routers})
+    open_hosts = sorted({s["host"] for s in services
+                         if "sglang_api_key" not in nodes[s["host"]].settings["secrets"] and not rules.is_loopback(s["bind"])})
+    if open_hosts:
+        warnings.append(Finding(
+            "sglang_api_key", "open_without_api_key",
+            "services listen beyond loopback (sglang_host, sglang_router_host) without an API key: anyone who "
+            "reaches their ports can use them.",
+            "set sglang_api_key (Ansible Vault) for every host of the fleet (group_vars/all), or bind them to "
+            "127.0.0.1 behind your own authenticating proxy (README: Closing the fleet).",
+            host=", ".join(open_hosts)))
 
 
 def _purposes(purposes: Iterable[str]) -> str:
@@ -888,7 +1111,8 @@ def _check_fleet_shape(nodes_by_role: Mapping[str, List[_Node]], routers: List[_
     return "pd"
 
 
-def _all_instances(nodes_by_role: Mapping[str, List[_Node]], errors: List[Finding]) -> List[_Instance]:
+def _all_instances(nodes_by_role: Mapping[str, List[_Node]], errors: List[Finding],
+                   parser_options: Mapping[str, Sequence[Sequence[str]]]) -> List[_Instance]:
     instances: List[_Instance] = []
     for group, role in GPU_GROUPS:
         instances.extend(_form_instances(nodes_by_role.get(role, []), role, group, errors))
@@ -901,7 +1125,7 @@ def _all_instances(nodes_by_role: Mapping[str, List[_Node]], errors: List[Findin
                                   "give each instance its own sglang_instance name.", instance=instance.name))
         seen[instance.name] = instance
         _agree(instance, errors)
-        _check_server_args(instance, errors)
+        _check_server_args(instance, errors, parser_options)
     return instances
 
 
@@ -984,8 +1208,13 @@ def build_plan(
     hostvars: Mapping[str, Mapping[str, Any]],
     known_variables: Iterable[str] = (),
     model_config_loader: Callable = load_model_config,
+    parser_options: Optional[Mapping[str, Sequence[Sequence[str]]]] = None,
 ) -> PlanResult:
-    """Turn inventory ``groups`` and ``hostvars`` into the plan (docs/plan-format.md)."""
+    """Turn inventory ``groups`` and ``hostvars`` into the plan (docs/plan-format.md).
+
+    ``parser_options``: the option strings of SGLang's parser by release (``_input_rules.option_strings_of``
+    of roles/sglang_service/files/server_args/<release>.json), to read sglang_server_args as SGLang would.
+    """
     errors: List[Finding] = []
     warnings: List[Finding] = []
 
@@ -998,7 +1227,7 @@ def build_plan(
         _check_env(node, errors)
     mode = _check_fleet_shape(nodes_by_role, routers, errors)
 
-    instances = _all_instances(nodes_by_role, errors)
+    instances = _all_instances(nodes_by_role, errors, parser_options or {})
     cache: Dict = {}
     attn_tp = {i.name: _check_parallelism(i, errors, model_config_loader, cache) for i in instances}
     if mode == "pd":
@@ -1010,6 +1239,8 @@ def build_plan(
     services = _services(instances, routers, mode, backend, errors)
     _check_gpu_ranges(services, gpu_nodes, errors)
     _check_ports(services, errors)
+    _check_units(services, errors)
+    _warn_open_services(services, gpu_nodes, routers, warnings)
     if errors:
         return PlanResult(None, _merge_hosts(errors), warnings)
 

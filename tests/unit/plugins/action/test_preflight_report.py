@@ -255,7 +255,7 @@ def test_table_has_every_row_and_cuts_long_cells() -> None:
 def test_write_if_changed(tmp_path: Path) -> None:
     dest = tmp_path / "plan" / "preflight.json"
     preflight_report.write_if_changed(str(dest), "{}\n")
-    assert dest.read_text() == "{}\n" and oct(dest.stat().st_mode & 0o777) == "0o644"
+    assert dest.read_text() == "{}\n" and oct(dest.stat().st_mode & 0o777) == "0o600"
     mtime = dest.stat().st_mtime_ns
     preflight_report.write_if_changed(str(dest), "{}\n")
     assert dest.stat().st_mtime_ns == mtime
@@ -277,3 +277,13 @@ def test_action_reads_registered_results_from_hostvars() -> None:
 def test_registered_names_are_not_inventory_variables(name: str) -> None:
     # topology_plan refuses unknown sglang_* names in hostvars; registered results must not look like one.
     assert not name.startswith("sglang_")
+
+
+def test_the_plans_warnings_are_rows_of_the_hosts_they_name() -> None:
+    # A fleet that listens beyond loopback without an API key: the plan warns, the report repeats it per host.
+    plan = dict(PLAN, warnings=[{"variable": "sglang_api_key", "rule": "open_without_api_key", "message": "open",
+                                 "fix": "set sglang_api_key", "instance": None, "host": "d0, p0"}])
+    report = _preflight.build_report(plan, good_results())
+    assert report["ok"]
+    assert {(w["host"], w["check"], w["fix"]) for w in report["warnings"]} == {
+        ("d0", "plan: open_without_api_key", "set sglang_api_key"), ("p0", "plan: open_without_api_key", "set sglang_api_key")}

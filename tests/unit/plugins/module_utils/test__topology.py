@@ -364,7 +364,7 @@ def test_pd_model_and_backend_must_match_and_nixl_attn_tp_warns():
     narrow_decode = {"d0": {"sglang_tp_size": 4, "sglang_gpus_per_node": 4}}
     result = build_plan(*fleet(prefill=["p0"], decode=["d0"], per_host=narrow_decode))
     assert not result.errors
-    assert [w.rule for w in result.warnings] == ["nixl_attn_tp_mismatch"]
+    assert [w.rule for w in result.warnings] == ["nixl_attn_tp_mismatch", "open_without_api_key"]
     assert "NIXL_ERR_NOT_FOUND" in result.warnings[0].message
 
 
