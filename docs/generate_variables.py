@@ -66,19 +66,27 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_network_interface": "Sets NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME and SGLANG_LOCAL_IP_NIC.",
     "sglang_server_args": "Extra SGLang flags: `{name: value}`; `true` is a bare flag, a list repeats the flag. "
                           "Flags the plan writes itself are refused (rule `managed_flag`).",
-    "sglang_env": "Extra environment of the worker. `SGL_*` names, secrets and DeepEP dispatch tokens above 1024 "
-                  "are refused.",
-    "sglang_hf_token": "Hugging Face token (Vault, or the AWX credential); checked for presence, written only to "
-                       "the 0600 EnvironmentFile as HF_TOKEN.",
+    "sglang_env": "Extra environment of the worker: names a shell and systemd accept. `SGL_*` names, secret-like "
+                  "names (holding TOKEN, KEY, SECRET or PASSWORD; they go in `sglang_secret_env`) and DeepEP "
+                  "dispatch tokens above 1024 are refused.",
+    "sglang_secret_env": "Secret environment of the workers, `{NAME: value}` (Vault): names reach the plan, values "
+                         "only the unit's 0600 EnvironmentFile.",
+    "sglang_admin_api_key": "SGLang's admin API key (Vault); like `sglang_api_key`, only in each worker's 0600 "
+                            "`--config` YAML (`admin-api-key`).",
+    "sglang_hf_token": "Hugging Face token (Vault, or the AWX credential); checked usable (non-empty, no control "
+                       "character) without being read into the plan, written only to the 0600 EnvironmentFile as "
+                       "HF_TOKEN.",
     "sglang_api_key": "API key of the workers and the router (Vault); written only to root-only files: each worker's "
                       "`--config` YAML (`api-key`, 0600, read by SGLang; never in argv) and the router's "
-                      "EnvironmentFile.",
+                      "EnvironmentFile. An empty key is refused; without one, services that listen beyond "
+                      "loopback get the warning `open_without_api_key`.",
     "sglang_router_port": "Router HTTP port.",
     "sglang_router_policy": "Router load-balance policy (`--policy`); unset leaves the router's default.",
     "sglang_release_profile": "Release profile: decides the versions the install roles pin and the flags the plan "
                               "writes for that SGLang release.",
     "sglang_instance": "Names the host's instance explicitly; hosts sharing a name form one instance, ranked in "
-                       "inventory order.",
+                       "inventory order. Letters, digits, `_ . -` (at most 63; not `router`): it names the unit "
+                       "`sglang-<name>`.",
     "sglang_node_gpu_count": "GPUs the machine has; every GPU range on it must fit.",
     "sglang_venv_dir": "SGLang's virtualenv on the node.",
     "sglang_router_implementation": "`smg` (SGLang Model Gateway) or the older `sglang-router`.",
@@ -88,6 +96,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_service_engine": "What runs each worker's argv: `sglang` (the real engine) or `simulator` (the engine "
                              "simulator shipped in the collection, for fleets without GPUs).",
     "sglang_service_config_dir": "Directory of the units' EnvironmentFiles and secret `--config` files.",
+    "sglang_service_bind_privileged_ports": "Lets units bind ports below 1024: the units that do get "
+                                            "`CAP_NET_BIND_SERVICE`, and only those. False refuses such ports.",
     "sglang_preflight_ib_sysfs_root": "Preflight: where `ib_port_state` reads the RDMA ports.",
     "sglang_preflight_ib_link_layer": "Preflight: link layer the RDMA ports must have (`any`, `InfiniBand`, `Ethernet`).",
     "sglang_preflight_kernel_modules": "Preflight: modules every GPU node must have loaded; `auto` is `nvidia_peermem` "
