@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.gpufleet.sglang.plugins.module_utils._input_rules import option_strings_of, redact
 from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import (
     GPU_GROUPS,
+    PYPI_CACHE_GROUP,
     ROUTER_GROUP,
     Finding,
     SECRET_VARIABLES,
@@ -57,10 +58,12 @@ class ActionModule(ActionBase):
         groups = task_vars.get("groups", {})
         fleet_groups = {group: list(groups.get(group, ())) for group, _role in GPU_GROUPS}
         fleet_groups[ROUTER_GROUP] = list(groups.get(ROUTER_GROUP, ()))
+        fleet_groups[PYPI_CACHE_GROUP] = list(groups.get(PYPI_CACHE_GROUP, ()))
         hosts = sorted({h for members in fleet_groups.values() for h in members})
-        hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts)
+        role_variables = role_variable_names()
+        hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts, role_variables)
 
-        outcome = build_plan(fleet_groups, hostvars, role_variable_names(), parser_options=parser_options())
+        outcome = build_plan(fleet_groups, hostvars, role_variables, parser_options=parser_options())
         errors = template_errors + outcome.errors
         result["warnings"] = [str(w) for w in outcome.warnings]
         result["changed"] = False
@@ -74,14 +77,14 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _plain_hostvars(all_hostvars, hosts):
+    def _plain_hostvars(all_hostvars, hosts, role_variables):
         """Template only what the plan reads; a secret reaches the plan as a stand-in that says only whether it is usable."""
         plain, errors = {}, []
         for host in hosts:
             source = all_hostvars[host]
             values = {}
             for name in list(source.keys()):
-                if not (name.startswith("sglang_") or name == "ansible_host"):
+                if not (name.startswith("sglang_") or name in role_variables or name == "ansible_host"):
                     continue
                 try:
                     values[name] = redact(source[name]) if name in SECRET_VARIABLES else source[name]

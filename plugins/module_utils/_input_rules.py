@@ -140,6 +140,16 @@ def pattern_problem(value: str, pattern: "re.Pattern[str]", what: str) -> Option
     return None if pattern.fullmatch(value) else "is not %s" % what
 
 
+# A POSIX account name as useradd takes it.
+ACCOUNT_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+def account_problem(value: str) -> Optional[str]:
+    if value in ("root", "0"):
+        return "is root: the services run unprivileged, and their units are hardened for that"
+    return pattern_problem(value, ACCOUNT_NAME, "an account name (a-z, 0-9, _ -, at most 32)")
+
+
 def instance_name_problem(value: str) -> Optional[str]:
     if value in RESERVED_INSTANCE_NAMES:
         return "is reserved (the plan's %s service)" % value

@@ -212,6 +212,34 @@ CONTRACT: Dict[str, Variable] = {
 }
 
 
+# Role variables (their roles' argument specs) whose values reach a unit, an environment file or a command line.
+# Where the inventory sets them they are checked like the contract's; every other role variable it sets is
+# checked for control characters and size.
+ACCOUNT = dict(rule=rules.account_problem, fix="an unprivileged account name such as sglang (not root)")
+ROLE_VALUES: Dict[str, Variable] = {
+    "sglang_service_user": Variable("str", **ACCOUNT),
+    "sglang_service_group": Variable("str", **ACCOUNT),
+    "sglang_service_home": Variable("str", **PATH),
+    "sglang_service_read_write_paths": Variable("list_or_str", allow_empty=True, **PATH),
+    "sglang_service_ca_bundle": Variable("str", allow_empty=True, **PATH),
+    "sglang_service_limit_nofile": Variable("int", maximum=2**30),
+    "sglang_service_restart_sec": Variable("int", minimum=0, maximum=3600),
+    "sglang_service_timeout_start_sec": Variable("int", maximum=86400),
+    "sglang_service_simulator_prefill_ms": Variable("int", minimum=0, maximum=600000),
+    "sglang_service_simulator_token_ms": Variable("int", minimum=0, maximum=600000),
+    "pypi_cache_user": Variable("str", **ACCOUNT),
+    "pypi_cache_dir": Variable("str", **PATH),
+    "pypi_cache_venv_dir": Variable("str", **PATH),
+    "pypi_cache_ca_bundle": Variable("str", allow_empty=True, **PATH),
+    "pypi_cache_listen": Variable("str", **ADDRESS),
+    "pypi_cache_port": Variable("port"),
+    "pypi_cache_index_expiry": Variable("int", minimum=0, maximum=10**7),
+    "pypi_cache_request_timeout": Variable("int", maximum=3600),
+}
+# The group of the fleet's PyPI cache (roles/pypi_cache): its host's variables are checked too.
+PYPI_CACHE_GROUP = "pypi_cache"
+
+
 @dataclass
 class Finding:
     """An error or warning about the inventory."""
@@ -276,8 +304,8 @@ class _Reader:
     def has(self, name: str) -> bool:
         return name in self.hostvars and self.hostvars[name] is not None
 
-    def get(self, name: str) -> Any:
-        spec = CONTRACT[name]
+    def get(self, name: str, table: Mapping[str, Variable] = CONTRACT) -> Any:
+        spec = table[name]
         if not self.has(name):
             if spec.required:
                 self.error(name, "required", "%s is not set." % name,
@@ -342,6 +370,8 @@ def _convert(value: Any, spec: Variable) -> Tuple[Any, Optional[str]]:
             return None, "is neither a device name nor a list of them"
         problems = [problem for problem in map(_rule_of(spec), items) if problem]
         return (None, problems[0]) if problems else (converted, None)
+    if isinstance(value, str) and value == "" and spec.allow_empty:
+        return value, None
     if not isinstance(value, str) or not value.strip():
         return None, "is not a non-empty string"
     if spec.choices and value not in spec.choices:
@@ -404,6 +434,10 @@ def _read_host(host: str, group: str, role: str, hostvars: Mapping[str, Any], er
     settings["secrets"] = sorted(name for name in SECRET_VARIABLES if reader.has(name))
     settings["secret_env_names"] = _check_secrets(reader)
     machine = str(hostvars.get("ansible_host") or host)
+    named = rules.value_problem(host)
+    if named:
+        reader.error("inventory_hostname", named[0], "the inventory host name %r %s." % (host, named[1]),
+                     "rename the host in the inventory (letters, digits, - _ .).")
     problem = rules.value_problem(machine) or ("address", rules.address_problem(machine))
     if problem[1]:
         reader.error("ansible_host", problem[0], "ansible_host = %r %s: the plan writes it into URLs and command lines."
@@ -573,6 +607,20 @@ def _check_unknown_variables(host: str, hostvars: Mapping[str, Any], known: froz
         errors.append(Finding(name, "unknown_variable",
                               "%s is not a variable of gpufleet.sglang, so it would be silently ignored." % name,
                               fix, host=host))
+
+
+def _check_role_values(host: str, hostvars: Mapping[str, Any], known: frozenset, errors: List[Finding]) -> None:
+    """The role variables the inventory sets: no control character anywhere, and the rules of ROLE_VALUES."""
+    reader = _Reader(host, hostvars, errors)
+    for name in sorted(hostvars):
+        if name in CONTRACT or name not in known or hostvars[name] is None:
+            continue
+        if name in ROLE_VALUES:
+            reader.get(name, ROLE_VALUES)
+            continue
+        unsafe = rules.value_problem(hostvars[name])
+        if unsafe:
+            reader.error(name, unsafe[0], "%s %s." % (name, unsafe[1]), "remove the character (or shorten the value) in %s." % name)
 
 
 def _check_env(node: _Node, errors: List[Finding]) -> None:
@@ -1223,6 +1271,8 @@ def build_plan(
     known = known_variable_names(known_variables)
     for host in sorted(set(gpu_nodes) | {node.host for node in routers}):
         _check_unknown_variables(host, hostvars.get(host, {}), known, errors)
+    for host in sorted(set(gpu_nodes) | {node.host for node in routers} | set(groups.get(PYPI_CACHE_GROUP, ()))):
+        _check_role_values(host, hostvars.get(host, {}), known, errors)
     for node in gpu_nodes.values():
         _check_env(node, errors)
     mode = _check_fleet_shape(nodes_by_role, routers, errors)

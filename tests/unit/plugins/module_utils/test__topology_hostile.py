@@ -261,3 +261,41 @@ def test_an_accepted_plan_has_no_control_character_anywhere(hostvars):
     if result.plan is not None:
         text = json.dumps(result.plan, ensure_ascii=False)
         assert not any(unicodedata.category(c) in rules.FORBIDDEN_CATEGORIES for c in text)
+
+
+# ------------------------------------------------------------ role variables that reach a unit
+
+ROLE_NAMES = ("sglang_service_user", "sglang_service_home", "sglang_service_ca_bundle", "sglang_service_limit_nofile",
+              "pypi_cache_user", "pypi_cache_dir", "pypi_cache_listen", "gpufleet_extra_ca_certificates")
+
+
+@pytest.mark.parametrize("variable, value, rule", [
+    ("sglang_service_user", "sglang\nExecStartPre=+/bin/sh", "no_control_characters"),
+    ("sglang_service_user", "root", "type"),
+    ("sglang_service_user", "", "type"),
+    ("sglang_service_home", "var/lib/sglang", "type"),
+    ("sglang_service_limit_nofile", "1048576 ; id", "type"),
+    ("gpufleet_extra_ca_certificates", ["-----BEGIN CERTIFICATE-----\x00"], "no_control_characters"),
+])
+def test_role_variables_that_reach_a_unit_are_checked_where_the_inventory_sets_them(variable, value, rule):
+    result = build_plan(*fleet(per_host={"r0": {variable: value}}), known_variables=ROLE_NAMES, parser_options=PARSERS)
+    assert found(result, rule, variable) and found(result, rule, variable)[0].host == "r0"
+
+
+def test_the_pypi_cache_host_is_checked_too():
+    groups, hostvars = fleet()
+    groups["pypi_cache"] = ["cache"]
+    hostvars["cache"] = {"pypi_cache_listen": "0.0.0.0\n", "pypi_cache_dir": "/srv/cache"}
+    result = build_plan(groups, hostvars, known_variables=ROLE_NAMES, parser_options=PARSERS)
+    assert [(e.variable, e.host) for e in result.errors] == [("pypi_cache_listen", "cache")]
+
+
+def test_good_role_values_pass():
+    values = {"sglang_service_user": "svc_sglang", "sglang_service_ca_bundle": "", "pypi_cache_listen": "10.0.0.5",
+              "sglang_service_limit_nofile": "65536"}
+    assert not build_plan(*fleet(common=values), known_variables=ROLE_NAMES, parser_options=PARSERS).errors
+
+
+def test_a_host_name_with_a_control_character_is_refused():
+    errors = found(plan(prefill=("p0\nx",), per_host={"p0\nx": {"ansible_host": "10.0.0.9"}}), variable="inventory_hostname")
+    assert errors and errors[0].rule == "no_control_characters"
