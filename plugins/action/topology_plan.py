@@ -36,6 +36,12 @@ def parser_options(directory: Path = SERVER_ARGS_DIR) -> dict:
     return tables
 
 
+def variable_prefixes(roles_dir: Path = COLLECTION_ROOT / "roles") -> tuple:
+    """The prefixes of the collection's variables: each role's name, and gpufleet_ (shared settings)."""
+    return tuple(sorted({path.name.lstrip("_") + "_" for path in roles_dir.iterdir() if path.is_dir()} - {"common_"})) + (
+        "gpufleet_",)
+
+
 def role_variable_names(roles_dir: Path = COLLECTION_ROOT / "roles") -> set:
     """Every option of every entry point of every role's argument specs."""
     names = set()
@@ -61,9 +67,11 @@ class ActionModule(ActionBase):
         fleet_groups[PYPI_CACHE_GROUP] = list(groups.get(PYPI_CACHE_GROUP, ()))
         hosts = sorted({h for members in fleet_groups.values() for h in members})
         role_variables = role_variable_names()
-        hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts, role_variables)
+        prefixes = variable_prefixes()
+        hostvars, template_errors = self._plain_hostvars(task_vars["hostvars"], hosts, prefixes)
 
-        outcome = build_plan(fleet_groups, hostvars, role_variables, parser_options=parser_options())
+        outcome = build_plan(fleet_groups, hostvars, role_variables, parser_options=parser_options(),
+                             variable_prefixes=prefixes)
         errors = template_errors + outcome.errors
         result["warnings"] = [str(w) for w in outcome.warnings]
         result["changed"] = False
@@ -77,14 +85,14 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _plain_hostvars(all_hostvars, hosts, role_variables):
+    def _plain_hostvars(all_hostvars, hosts, prefixes):
         """Template only what the plan reads; a secret reaches the plan as a stand-in that says only whether it is usable."""
         plain, errors = {}, []
         for host in hosts:
             source = all_hostvars[host]
             values = {}
             for name in list(source.keys()):
-                if not (name.startswith("sglang_") or name in role_variables or name == "ansible_host"):
+                if not (name.startswith(prefixes) or name in ("ansible_host", "ansible_port")):
                     continue
                 try:
                     values[name] = redact(source[name]) if name in SECRET_VARIABLES else source[name]

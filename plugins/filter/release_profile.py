@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import PROFILES
+from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import DEFAULT_PROFILE, PROFILES
 
 
 def release_profile(name):
-    """The profile dict of a release name; an unknown name fails with the known ones."""
+    """The profile dict of a release name (None: the default profile, whose name lives only in the profiles);
+    an unknown name fails with the known ones. The result's ``name`` is the profile's name."""
+    name = DEFAULT_PROFILE if name is None else name
     try:
-        return dict(PROFILES[name])
+        return dict(PROFILES[name], name=name)
     except (KeyError, TypeError):
         raise AnsibleFilterError(
             "sglang_release_profile %r (rule: a known release profile): not in the version matrix. "

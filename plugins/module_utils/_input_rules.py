@@ -129,6 +129,14 @@ def address_problem(value: str) -> Optional[str]:
     return None
 
 
+def is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.strip("[]")).is_loopback

@@ -270,9 +270,10 @@ def build_report(
 
     ``results`` maps each host to ``{gpu, ib, host}`` (each a registered task result, or None when the
     task did not run there). Every host of the plan gets rows; a host missing from ``results`` is
-    reported as such. ``driver_floor`` (sglang_preflight_driver_floor) overrides the floor of the release
-    profile of each host's instances (``release_profile`` in the plan's instances); the profile's
-    ``cuda_archs`` are the GPU architectures the host's GPUs must have.
+    reported as such. The floor of the driver is the host's sglang_preflight_driver_floor (its preflight
+    block in the plan), else that of the release profile of its instances; ``driver_floor`` overrides
+    both. The profile's ``cuda_archs`` are the GPU architectures the host's GPUs must have. The RDMA
+    link layer is the host's too (``link_layer`` stands in for a plan without host blocks).
     """
     by_host = services_by_host(plan)
     rows: List[Dict[str, Any]] = []
@@ -282,9 +283,11 @@ def build_report(
             rows.append(_task_problem(host, "results", None, "preflight"))
             continue
         needs = profile_requirements(plan, services)
-        rows.extend(gpu_rows(host, services, result.get("gpu"), driver_floor or needs["driver_floor"], needs["cuda_archs"]))
+        block = ((plan.get("hosts") or {}).get(host) or {}).get("preflight") or {}
+        floor = driver_floor or block.get("driver_floor") or needs["driver_floor"]
+        rows.extend(gpu_rows(host, services, result.get("gpu"), floor, needs["cuda_archs"]))
         if needs_rdma(services):
-            rows.extend(ib_rows(host, result.get("ib"), link_layer))
+            rows.extend(ib_rows(host, result.get("ib"), (block.get("ib") or {}).get("link_layer") or link_layer))
         rows.extend(host_check_rows(host, result.get("host")))
     rows.extend(model_rows(plan, results))
     rows.extend(plan_warning_rows(plan))

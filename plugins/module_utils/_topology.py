@@ -14,6 +14,7 @@ once; each names the instance or host, the variable, the rule and the fix.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -24,9 +25,12 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._parallelism impor
     check_parallelism,
     load_model_config,
 )
+from ansible_collections.gpufleet.sglang.plugins.module_utils._plan_hosts import preflight_block, weights_dir
 from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import DEFAULT_PROFILE, PROFILES
 
-SCHEMA_VERSION = 1
+# 2: every service carries its bind address, ports, virtualenv, user, unit and env-file names, weights
+# directory and release profile; every host its preflight block (docs/plan-format.md).
+SCHEMA_VERSION = 2
 
 # Inventory groups of the contract (DESIGN section 3) and the role each gives.
 GPU_GROUPS = (("sglang_workers", "regular"), ("sglang_prefill", "prefill"), ("sglang_decode", "decode"))
@@ -192,6 +196,13 @@ CONTRACT: Dict[str, Variable] = {
     # Services (roles/sglang_service): what runs the argv, and where the unit's private files live.
     "sglang_service_engine": Variable("str", "sglang", choices=SERVICE_ENGINES),
     "sglang_service_config_dir": Variable("str", "/etc/sglang", **PATH),
+    # The unprivileged account every unit runs as, and its home: the units' working directory, where the
+    # Hugging Face cache (~/.cache/huggingface) holds the weights of a model named by its Hub id.
+    "sglang_service_user": Variable("str", "sglang", rule=rules.account_problem,
+                                    fix="an unprivileged account name such as sglang (not root)"),
+    "sglang_service_group": Variable("str", "sglang", rule=rules.account_problem,
+                                     fix="an unprivileged group name such as sglang (not root)"),
+    "sglang_service_home": Variable("str", "/var/lib/sglang", **PATH),
     # Ports below 1024 need CAP_NET_BIND_SERVICE, which the units get only when this is true.
     "sglang_service_bind_privileged_ports": Variable("bool", False),
     # Host preflight (playbooks/preflight.yml); the plan only checks their types.
@@ -215,11 +226,8 @@ CONTRACT: Dict[str, Variable] = {
 # Role variables (their roles' argument specs) whose values reach a unit, an environment file or a command line.
 # Where the inventory sets them they are checked like the contract's; every other role variable it sets is
 # checked for control characters and size.
-ACCOUNT = dict(rule=rules.account_problem, fix="an unprivileged account name such as sglang (not root)")
+ACCOUNT = dict(rule=rules.account_problem, fix="an unprivileged account name such as gpufleet-pypi-cache (not root)")
 ROLE_VALUES: Dict[str, Variable] = {
-    "sglang_service_user": Variable("str", **ACCOUNT),
-    "sglang_service_group": Variable("str", **ACCOUNT),
-    "sglang_service_home": Variable("str", **PATH),
     "sglang_service_read_write_paths": Variable("list_or_str", allow_empty=True, **PATH),
     "sglang_service_ca_bundle": Variable("str", allow_empty=True, **PATH),
     "sglang_service_limit_nofile": Variable("int", maximum=2**30),
@@ -285,9 +293,13 @@ def _merge_hosts(findings: List[Finding]) -> List[Finding]:
     return list(merged.values())
 
 
+# Variables the playbooks read (extra vars of the operator), besides the contract and the roles' argument specs.
+PLAYBOOK_VARIABLES = ("gpufleet_rolling_instances", "gpufleet_topology_expect")
+
+
 def known_variable_names(extra: Iterable[str] = ()) -> frozenset:
-    """The contract's variables plus those of the roles' argument specs."""
-    return frozenset(CONTRACT) | frozenset(extra)
+    """The contract's variables, the playbooks' and those of the roles' argument specs."""
+    return frozenset(CONTRACT) | frozenset(PLAYBOOK_VARIABLES) | frozenset(extra)
 
 
 # ---------------------------------------------------------------- values
@@ -412,6 +424,7 @@ class _Node:
     machine: str
     address: str
     settings: Dict[str, Any]
+    ssh_port: int = 22
 
 
 @dataclass
@@ -423,8 +436,9 @@ class _Instance:
     settings: Dict[str, Any] = field(default_factory=dict)
 
 
-ROUTER_VARIABLES = tuple(name for name in CONTRACT if name.startswith("sglang_router_")) + (
-    "sglang_advertise_address", "sglang_service_bind_privileged_ports")
+# A router host that runs no worker reads only these (it needs no model).
+ROUTER_VARIABLES = tuple(name for name in CONTRACT if name.startswith(("sglang_router_", "sglang_service_", "sglang_preflight_"))
+                         and name != "sglang_service_engine") + ("sglang_advertise_address",)
 
 
 def _read_host(host: str, group: str, role: str, hostvars: Mapping[str, Any], errors: List[Finding],
@@ -444,8 +458,9 @@ def _read_host(host: str, group: str, role: str, hostvars: Mapping[str, Any], er
                      % (machine, problem[1]), "set ansible_host to the machine's IP address or host name.")
     _check_privileged_ports(reader, settings)
     address = settings["sglang_advertise_address"] or machine
+    ssh_port = reader.get("ansible_port", {"ansible_port": Variable("port", 22)})
     # One machine under two spellings (GPU1, gpu1) is still one machine: its ports, GPUs and units are shared.
-    return _Node(host, group, role, machine.lower(), address, settings)
+    return _Node(host, group, role, machine.lower(), address, settings, ssh_port)
 
 
 def _check_secrets(reader: _Reader) -> List[str]:
@@ -595,18 +610,18 @@ def _check_parallelism(instance: _Instance, errors: List[Finding], loader: Calla
     return report.attn_tp_size
 
 
-def _check_unknown_variables(host: str, hostvars: Mapping[str, Any], known: frozenset,
+def _check_unknown_variables(host: str, hostvars: Mapping[str, Any], known: frozenset, prefixes: Tuple[str, ...],
                              errors: List[Finding]) -> None:
     for name in sorted(hostvars):
-        if not name.startswith("sglang_") or name in known:
+        if not name.startswith(prefixes) or name in known:
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
         fix = ("did you mean %s? Rename it." % close[0]) if close else (
             "remove it, or see the variable list in README.md (known: the inventory contract "
             "and every role's meta/argument_specs.yml).")
         errors.append(Finding(name, "unknown_variable",
-                              "%s is not a variable of gpufleet.sglang, so it would be silently ignored." % name,
-                              fix, host=host))
+                              "%s is not a variable of gpufleet.sglang (its prefix is one of the collection's), so it "
+                              "would be silently ignored." % name, fix, host=host))
 
 
 def _check_role_values(host: str, hostvars: Mapping[str, Any], known: frozenset, errors: List[Finding]) -> None:
@@ -790,9 +805,11 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
     unit = "sglang-%s" % instance.name  # sglang_instance allows only what a unit name can hold
     config_dir = node.settings["sglang_service_config_dir"].rstrip("/")
     if node.settings["sglang_service_engine"] == "simulator":
+        venv = None  # the simulator runs on the system Python: nothing is installed for it
         launcher = list(SIMULATOR_LAUNCHER)
     else:
-        launcher = [node.settings["sglang_venv_dir"].rstrip("/") + "/bin/python", "-m", "sglang.launch_server"]
+        venv = node.settings["sglang_venv_dir"].rstrip("/")
+        launcher = [venv + "/bin/python", "-m", "sglang.launch_server"]
     argv = launcher + [
         "--model-path", settings["sglang_model_path"],
         "--host", node.settings["sglang_host"],
@@ -842,7 +859,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
     if interface:
         env.update(NCCL_SOCKET_IFNAME=interface, GLOO_SOCKET_IFNAME=interface, SGLANG_LOCAL_IP_NIC=interface)
     env.update({str(k): _env_value(v) for k, v in node.settings["sglang_env"].items()})
-    return {
+    service = {
         "host": node.host,
         "address": node.address,
         "machine": node.machine,
@@ -852,8 +869,13 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "node_rank": rank,
         "unit": unit,
         "engine": node.settings["sglang_service_engine"],
+        "release_profile": settings["sglang_release_profile"],
         "bind": node.settings["sglang_host"],
         "http_port": settings["sglang_port"],
+        # SGLang serves /metrics on its HTTP port once metrics are enabled; the plan does not enable them yet.
+        "metrics_port": None,
+        "venv": venv,
+        **_account(node.settings, unit, config_dir),
         "capabilities": _capabilities(ports),
         "gpu_ids": gpu_ids,
         "ports": ports,
@@ -866,6 +888,14 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "rdma": rdma,
         "kernel_modules": kernel_modules,
     }
+    service["weights_dir"] = weights_dir(settings["sglang_model_path"], service)
+    return service
+
+
+def _account(settings: Mapping[str, Any], unit: str, config_dir: str) -> dict:
+    """Who a service runs as and where its unit's files are."""
+    return {"user": settings["sglang_service_user"], "group": settings["sglang_service_group"],
+            "home": settings["sglang_service_home"].rstrip("/"), "env_file": "%s/%s.env" % (config_dir, unit)}
 
 
 def _env_value(value: Any) -> str:
@@ -921,8 +951,12 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "node_rank": None,
         "unit": "sglang-router",
         "engine": settings["sglang_router_implementation"],
+        "release_profile": None,
         "bind": settings["sglang_router_host"],
         "http_port": port,
+        "metrics_port": settings["sglang_router_metrics_port"],
+        "venv": venv,
+        **_account(settings, "sglang-router", settings["sglang_service_config_dir"].rstrip("/")),
         "capabilities": _capabilities(ports),
         "gpu_ids": [],
         "ports": ports,
@@ -933,6 +967,7 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "ib_devices_file": None,
         "rdma": False,
         "kernel_modules": [],
+        "weights_dir": None,
     }
 
 
@@ -1060,6 +1095,26 @@ def _check_ports(services: List[dict], errors: List[Finding]) -> None:
             "dist-init ports of instances on one machine at least %d apart." % (
                 service["host"], variable, DP_ATTENTION_HANDSHAKE_DELTA, DP_ATTENTION_HANDSHAKE_DELTA + 1),
             instance=service["instance"], host=service["host"]))
+
+
+_ACCOUNT_VARIABLES = (("user", "sglang_service_user"), ("group", "sglang_service_group"),
+                      ("home", "sglang_service_home"), ("config_dir", "sglang_service_config_dir"))
+
+
+def _check_machine_accounts(services: List[dict], errors: List[Finding]) -> None:
+    """The services of one machine share its account, home and configuration directory (sglang_service sets them up once)."""
+    first: Dict[str, dict] = {}
+    for service in services:
+        mine = dict(service, config_dir=service["env_file"].rsplit("/", 1)[0])
+        other = first.setdefault(service["machine"], mine)
+        for field_name, variable in _ACCOUNT_VARIABLES:
+            if mine[field_name] != other[field_name]:
+                errors.append(Finding(
+                    variable, "one_account_per_machine",
+                    "on machine %s, %s has %s %s but %s has %s." % (service["machine"], service["host"], variable,
+                                                                  mine[field_name], other["host"], other[field_name]),
+                    "set %s once for every host on that machine (its aliases share one account and directory)." % variable,
+                    host=service["host"]))
 
 
 def _check_units(services: List[dict], errors: List[Finding]) -> None:
@@ -1220,7 +1275,50 @@ def _services(instances: List[_Instance], routers: List[_Node], mode: str, backe
                 for instance in sound for rank, node in enumerate(instance.nodes)]
     services.extend(_router_service(node, sound, mode) for node in routers if node.host not in tainted_hosts)
     _check_api_key_reach(instances, routers, errors)
+    _check_reachable(sound, routers, errors)
     return services
+
+
+def _check_reachable(instances: List[_Instance], routers: List[_Node], errors: List[Finding]) -> None:
+    """A worker must listen on, and advertise, an address its peers can reach from their machines.
+
+    Its peers: the routers, the other ranks of its instance, and (prefill and decode) the other side. A
+    loopback address reaches only its own machine; a specific bind address is the only one it answers on.
+    """
+    disaggregated = [i for i in instances if i.role != "regular"]
+    for instance in instances:
+        others = [i for i in disaggregated if i.role != instance.role] if instance.role != "regular" else []
+        for node in instance.nodes:
+            peers = {n.machine for n in instance.nodes + [m for i in others for m in i.nodes]} | {r.machine for r in routers}
+            remote = sorted(peers - {node.machine})
+            if not remote:
+                continue
+            bind, address = node.settings["sglang_host"], node.address
+            if rules.is_loopback(bind):
+                errors.append(Finding(
+                    "sglang_host", "reachable_bind",
+                    "%s listens on %s, a loopback address, but its router or peers run on %s." % (node.host, bind, ", ".join(remote)),
+                    "set sglang_host to 0.0.0.0 (or this machine's address that they reach).",
+                    instance=instance.name, host=node.host))
+            elif rules.is_loopback(address):
+                variable = "sglang_advertise_address" if node.settings["sglang_advertise_address"] else "ansible_host"
+                errors.append(Finding(
+                    variable, "reachable_address",
+                    "%s advertises %s, a loopback address, to its router and peers on %s." % (node.host, address, ", ".join(remote)),
+                    "set sglang_advertise_address to the address of this machine that %s reach." % ", ".join(remote),
+                    instance=instance.name, host=node.host))
+            elif rules.is_ip(bind) and rules.is_ip(address) and bind not in ("0.0.0.0", "::") and \
+                    _ip(bind) != _ip(address):
+                errors.append(Finding(
+                    "sglang_host", "reachable_bind",
+                    "%s listens on %s only, but its router and peers on %s connect to %s." % (
+                        node.host, bind, ", ".join(remote), address),
+                    "set sglang_host to 0.0.0.0 or to %s, or sglang_advertise_address to %s." % (address, bind),
+                    instance=instance.name, host=node.host))
+
+
+def _ip(text: str):
+    return ipaddress.ip_address(text.strip("[]"))
 
 
 def _check_api_key_reach(instances: List[_Instance], routers: List[_Node], errors: List[Finding]) -> None:
@@ -1257,11 +1355,14 @@ def build_plan(
     known_variables: Iterable[str] = (),
     model_config_loader: Callable = load_model_config,
     parser_options: Optional[Mapping[str, Sequence[Sequence[str]]]] = None,
+    variable_prefixes: Sequence[str] = ("sglang_",),
 ) -> PlanResult:
     """Turn inventory ``groups`` and ``hostvars`` into the plan (docs/plan-format.md).
 
     ``parser_options``: the option strings of SGLang's parser by release (``_input_rules.option_strings_of``
     of roles/sglang_service/files/server_args/<release>.json), to read sglang_server_args as SGLang would.
+    ``variable_prefixes``: a variable with one of these prefixes that ``known_variables`` does not hold is a
+    misspelling (the roles' prefixes: ``cuda_toolkit_``, ``gdrcopy_``, ...).
     """
     errors: List[Finding] = []
     warnings: List[Finding] = []
@@ -1270,7 +1371,7 @@ def build_plan(
     gpu_nodes = {node.host: node for nodes in nodes_by_role.values() for node in nodes}
     known = known_variable_names(known_variables)
     for host in sorted(set(gpu_nodes) | {node.host for node in routers}):
-        _check_unknown_variables(host, hostvars.get(host, {}), known, errors)
+        _check_unknown_variables(host, hostvars.get(host, {}), known, tuple(variable_prefixes), errors)
     for host in sorted(set(gpu_nodes) | {node.host for node in routers} | set(groups.get(PYPI_CACHE_GROUP, ()))):
         _check_role_values(host, hostvars.get(host, {}), known, errors)
     for node in gpu_nodes.values():
@@ -1290,20 +1391,36 @@ def build_plan(
     _check_gpu_ranges(services, gpu_nodes, errors)
     _check_ports(services, errors)
     _check_units(services, errors)
+    _check_machine_accounts(services, errors)
     _warn_open_services(services, gpu_nodes, routers, warnings)
     if errors:
         return PlanResult(None, _merge_hosts(errors), warnings)
 
+    plan_instances = [_instance_record(i, attn_tp[i.name], backend) for i in instances]
     plan = {
         "schema_version": SCHEMA_VERSION,
         "mode": mode,
         "model_path": model_path,
         "transfer_backend": backend,
-        "instances": [_instance_record(i, attn_tp[i.name], backend) for i in instances],
+        "instances": plan_instances,
         "router": _router_record(routers),
         "links": [{"prefill": p.name, "decode": d.name, "backend": backend}
                   for p in instances if p.role == "prefill" for d in instances if d.role == "decode"],
         "services": services,
+        "hosts": _host_records(services, plan_instances, dict(gpu_nodes, **{n.host: n for n in routers})),
         "warnings": [w.to_dict() for w in warnings],
     }
     return PlanResult(plan, errors, warnings)
+
+
+def _host_records(services: List[dict], instances: List[dict], nodes: Mapping[str, _Node]) -> Dict[str, dict]:
+    """Per inventory host: its machine and its preflight block (``_plan_hosts.preflight_block``)."""
+    by_name = {i["name"]: i for i in instances}
+    names = sorted({s["address"] for s in services} | {s["machine"] for s in services})
+    ssh_ports = {host: node.ssh_port for host, node in nodes.items()}
+    records = {}
+    for host in dict.fromkeys(s["host"] for s in services):
+        mine = [s for s in services if s["host"] == host]
+        records[host] = {"machine": mine[0]["machine"],
+                         "preflight": preflight_block(mine, by_name, nodes[host].settings, names, ssh_ports)}
+    return records

@@ -81,6 +81,9 @@ options:
         description: The free space needed, in bytes.
         type: int
         required: true
+      purpose:
+        description: What the space is for (the plan's preflight block says, e.g. C(virtualenv of sglang-decode-0)).
+        type: str
   paths_present:
     description:
       - Paths that must exist, such as the local model path on every node.
@@ -334,7 +337,8 @@ def main() -> None:
             disk=dict(
                 type="list",
                 elements="dict",
-                options=dict(path=dict(type="path", required=True), min_free_bytes=dict(type="int", required=True)),
+                options=dict(path=dict(type="path", required=True), min_free_bytes=dict(type="int", required=True),
+                             purpose=dict(type="str")),
             ),
             paths_present=dict(type="list", elements="path"),
             memlock_min=dict(type="str"),

@@ -40,14 +40,15 @@ options:
     type: path
   driver_floor:
     description:
-      - The lowest NVIDIA driver version accepted, such as C(570.26).
-      - Unset, each host gets the highest C(driver_floor) of the release profiles of its instances (CUDA 12.9
-        profiles 570.26, CUDA 13 profiles 580.65.06); a plan without release profiles skips the check.
+      - The lowest NVIDIA driver version accepted, such as C(570.26), for every host.
+      - Unset, each host gets the C(driver_floor) of its preflight block in the plan (its
+        C(sglang_preflight_driver_floor)), else the highest C(driver_floor) of the release profiles of its instances
+        (CUDA 12.9 profiles 570.26, CUDA 13 profiles 580.65.06); a plan without release profiles skips the check.
     type: str
   link_layer:
     description:
       - The link layer the RDMA ports were required to have (as given to M(gpufleet.sglang.ib_port_state)); used in
-        the report's wording.
+        the report's wording, for hosts whose preflight block in the plan does not name one.
     type: str
     choices: [any, InfiniBand, Ethernet]
     default: any

@@ -143,7 +143,7 @@ def test_chat_completion_through_the_router_reaches_a_decode_worker(host, servic
     if not routers:
         pytest.skip("no router on this host")
     key = variables.get("sglang_api_key", "")
-    port = routers[0]["ports"][0]["port"]
+    port = routers[0]["http_port"]
     # Generation ends on the decode workers (the regular ones without PD).
     serving = [instance for instance in plan["instances"] if instance["role"] in ("decode", "regular")]
 
@@ -168,6 +168,6 @@ def test_router_refuses_a_request_without_the_key(host, services, plan, variable
     routers = [service for service in services if service["kind"] == "router"]
     if not routers or not variables.get("sglang_api_key"):
         pytest.skip("no router with an API key on this host")
-    status, _answer = http(host, "http://127.0.0.1:%d/v1/chat/completions" % routers[0]["ports"][0]["port"], body={
+    status, _answer = http(host, "http://127.0.0.1:%d/v1/chat/completions" % routers[0]["http_port"], body={
         "model": plan["model_path"], "max_tokens": 2, "messages": [{"role": "user", "content": "Anyone?"}]})
     assert status == 401

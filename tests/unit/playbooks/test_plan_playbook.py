@@ -142,3 +142,27 @@ def test_a_hostile_inventory_is_refused_naming_each_problem_and_never_echoes_a_s
                      "sglang_api_key (secret_usable)", "no host was contacted"):
         assert expected in output, expected
     assert secret not in output
+
+
+def test_without_plan_dir_the_plan_goes_to_plan_under_the_working_directory_never_into_the_collection(tmp_path):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), str(ROOT / "playbooks" / "plan.yml"),
+         "-i", str(ROOT / "inventories" / "examples" / "single_node")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "plan" / "plan.json").is_file()
+    assert not (ROOT / "playbooks" / "plan").exists()
+
+
+def test_every_playbook_that_writes_next_to_the_plan_takes_its_directory_from_one_place():
+    import yaml
+
+    for playbook in ("plan.yml", "phases/preflight.yml"):
+        plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
+        writers = [play for play in plays if "plan_output_dir" in json.dumps(play.get("tasks", []))]
+        assert writers, playbook
+        for play in writers:
+            files = [(ROOT / "playbooks" / playbook).parent / f for f in play.get("vars_files", [])]
+            assert [f.resolve() for f in files] == [(ROOT / "playbooks" / "vars" / "plan_output.yml").resolve()], playbook
+            assert "plan_output_dir" not in play.get("vars", {}), playbook

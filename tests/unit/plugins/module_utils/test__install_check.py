@@ -1,7 +1,7 @@
 # Copyright (c) 2026 gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The install check's judgement on constructed metadata dumps: one test per failure of the seeds' Common Errors."""
+"""The install check's judgement on constructed metadata dumps: one test per common install failure."""
 from __future__ import annotations
 
 import json
@@ -65,7 +65,7 @@ def test_a_healthy_venv_has_no_finding():
 
 
 def test_sgl_kernel_downgraded_by_sglang_is_reinstalled_after_it():
-    # Seed 000: sglang 0.5.6.post2 pins sgl-kernel 0.3.19 and replaces the 0.3.21 installed before it.
+    # sglang 0.5.6.post2 pins sgl-kernel 0.3.19 and replaces the 0.3.21 installed before it.
     packages = dict(healthy(OLD), **{"sgl-kernel": "0.3.19"})
     finding = by_check(run(OLD, packages))["sgl_kernel_version"]
     assert finding["found"] == "sgl-kernel 0.3.19" and finding["expected"] == "sgl-kernel==0.3.21"
@@ -78,7 +78,7 @@ def test_the_renamed_kernel_is_found_under_either_name():
     assert run(NEW, packages)["packages"]["sglang-kernel"]["ok"] is True
 
 
-def test_abi_mismatch_gives_the_seed_order_of_reinstalls():
+def test_abi_mismatch_gives_the_order_of_reinstalls():
     result = run(imports=failing_import("sgl_kernel", ABI_ERROR), torch_index_url="https://download.pytorch.org/whl/cu130")
     finding = by_check(result)["sgl_kernel_abi"]
     assert finding["severity"] == "error" and "undefined symbol" in finding["found"]

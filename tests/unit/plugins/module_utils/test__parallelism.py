@@ -49,7 +49,7 @@ def isolated_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # ---------------------------------------------------------------- head rules
 
 
-def test_qwen_7b_valid_tp_is_not_the_seeds_table() -> None:
+def test_qwen_7b_valid_tp_excludes_7_and_14() -> None:
     config, source = load_model_config("Qwen/Qwen2.5-7B-Instruct")
     assert config == QWEN_7B
     assert source == "known_models:Qwen/Qwen2.5-7B-Instruct"
@@ -122,8 +122,8 @@ def test_dp_attention_needs_dp_dividing_tp() -> None:
 # ---------------------------------------------------------------- GPU placement
 
 
-def test_seeds_4p9d_prefill_has_half_its_gpus_idle() -> None:
-    # The seeds' 4P9D: 4 nodes of 8 GPUs, --tp-size 16 --dp-size 8 --enable-dp-attention.
+def test_4p9d_as_often_written_prefill_has_half_its_gpus_idle() -> None:
+    # The 4P9D as often written: 4 nodes of 8 GPUs, --tp-size 16 --dp-size 8 --enable-dp-attention.
     report = check_parallelism(DEEPSEEK_V3, tp_size=16, dp_size=8, enable_dp_attention=True,
                                nnodes=4, gpus_per_node=8)
     assert rules(report) == ["gpu_count"]
@@ -133,7 +133,7 @@ def test_seeds_4p9d_prefill_has_half_its_gpus_idle() -> None:
     assert error.fix == "set gpus_per_node to 4, or set nnodes to 2, or set tp_size to 32"
 
 
-def test_seeds_2p2d_two_nodes_with_tp_8() -> None:
+def test_2p2d_as_often_written_two_nodes_with_tp_8() -> None:
     report = check_parallelism(DEEPSEEK_V3, tp_size=8, nnodes=2, gpus_per_node=8)
     assert error_for(report, "gpu_count").suggested_values == {
         "gpus_per_node": [4], "nnodes": [1], "tp_size": [16]}
@@ -335,7 +335,7 @@ def test_broken_config_json(tmp_path: Path) -> None:
         load_model_config(str(tmp_path))
 
 
-# An FP8 block-quantized DeepSeek-V3's config.json (seed 003), and tensor names of its checkpoint.
+# An FP8 block-quantized DeepSeek-V3's config.json (as SGLang's DeepSeek usage guide shows it), and tensor names of its checkpoint.
 FP8_DEEPSEEK_CONFIG = {"architectures": ["DeepseekV3ForCausalLM"], "num_attention_heads": 128, "num_key_value_heads": 128,
                        "n_routed_experts": 256, "kv_lora_rank": 512,
                        "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
@@ -358,7 +358,7 @@ def write_single_file(directory: Path, names: List[str]) -> None:
 
 
 @pytest.mark.parametrize("write", [write_index, write_single_file])
-def test_a_bf16_checkpoint_with_an_fp8_quantization_config_is_refused_with_the_seeds_fix(tmp_path: Path, write) -> None:
+def test_a_bf16_checkpoint_with_an_fp8_quantization_config_is_refused_with_the_fix(tmp_path: Path, write) -> None:
     write_config(tmp_path, FP8_DEEPSEEK_CONFIG)
     write(tmp_path, BF16_TENSORS)
     config = load_model_config(str(tmp_path))[0]
@@ -386,7 +386,7 @@ def test_a_bf16_checkpoint_without_quantization_config_passes(tmp_path: Path) ->
     assert load_model_config(str(tmp_path))[0]["stale_quantization"] is None
 
 
-def test_known_models_cover_the_seeds() -> None:
+def test_known_models_cover_the_common_models() -> None:
     for name in ("Qwen2.5-7B", "Qwen2.5-72B", "Llama-3-8B", "Llama-3-70B", "DeepSeek-R1"):
         assert load_model_config(name)[1].startswith("known_models:")
     assert len(KNOWN_MODELS) >= 20

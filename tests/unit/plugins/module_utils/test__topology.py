@@ -419,7 +419,7 @@ def test_environment_rules(env, rule, fix):
 
 
 def test_a_bf16_checkpoint_keeping_an_fp8_quantization_config_is_refused_before_any_host(tmp_path):
-    """Seed 003: SGLang would fail loading it ("output_partition_size = 576 is not divisible by ... block_n = 128")."""
+    """SGLang would fail loading it ("output_partition_size = 576 is not divisible by ... block_n = 128")."""
     (tmp_path / "config.json").write_text(json.dumps({
         "architectures": ["DeepseekV3ForCausalLM"], "num_attention_heads": 128, "kv_lora_rank": 512,
         "n_routed_experts": 256, "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}}))

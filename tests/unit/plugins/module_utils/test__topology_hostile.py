@@ -299,3 +299,51 @@ def test_good_role_values_pass():
 def test_a_host_name_with_a_control_character_is_refused():
     errors = found(plan(prefill=("p0\nx",), per_host={"p0\nx": {"ansible_host": "10.0.0.9"}}), variable="inventory_hostname")
     assert errors and errors[0].rule == "no_control_characters"
+
+
+# ------------------------------------------------------------ reachability
+
+
+@pytest.mark.parametrize("per_host, variable, rule", [
+    ({"p0": {"sglang_host": "127.0.0.1"}}, "sglang_host", "reachable_bind"),
+    ({"d0": {"sglang_host": "::1"}}, "sglang_host", "reachable_bind"),
+    ({"p0": {"sglang_advertise_address": "127.0.0.1"}}, "sglang_advertise_address", "reachable_address"),
+    ({"d0": {"ansible_host": "localhost"}}, "ansible_host", "reachable_address"),
+    ({"p0": {"sglang_host": "10.0.0.99"}}, "sglang_host", "reachable_bind"),
+])
+def test_an_address_its_router_or_peers_cannot_reach_is_refused(per_host, variable, rule):
+    (host,) = per_host
+    errors = found(plan(per_host=per_host), rule, variable)
+    assert errors and errors[0].host == host and errors[0].fix
+
+
+def test_loopback_is_fine_when_everything_is_on_one_machine():
+    one_box = {h: {"ansible_host": "127.0.0.1", "sglang_host": "127.0.0.1", "sglang_router_host": "127.0.0.1"}
+               for h in ("p0", "d0", "r0")}
+    one_box["d0"].update(sglang_base_gpu_id=0, sglang_port=30001, sglang_node_gpu_count=16)
+    one_box["d0"]["sglang_base_gpu_id"] = 8
+    one_box["p0"]["sglang_node_gpu_count"] = 16
+    result = plan(per_host=one_box)
+    assert not result.errors, result.errors
+    assert not result.warnings  # nothing listens beyond loopback
+
+
+def test_binding_the_advertised_address_is_fine():
+    assert not plan(per_host={"p0": {"sglang_host": "10.0.0.10"}}).errors
+
+
+def test_a_misspelled_role_variable_is_refused_with_the_closest_name():
+    result = build_plan(*fleet(per_host={"p0": {"gdrcopy_verison": "2.5", "pypi_cache_prot": 1}}),
+                        known_variables=("gdrcopy_version", "pypi_cache_port"), parser_options=PARSERS,
+                        variable_prefixes=("sglang_", "gdrcopy_", "pypi_cache_", "gpufleet_"))
+    fixes = {e.variable: e.fix for e in found(result, "unknown_variable")}
+    assert fixes == {"gdrcopy_verison": "did you mean gdrcopy_version? Rename it.",
+                     "pypi_cache_prot": "did you mean pypi_cache_port? Rename it."}
+
+
+def test_aliases_of_one_machine_share_its_account_and_directories():
+    per_host = {"p0": {"ansible_host": "box", "sglang_gpus_per_node": 4, "sglang_tp_size": 4},
+                "d0": {"ansible_host": "BOX", "sglang_gpus_per_node": 4, "sglang_tp_size": 4, "sglang_base_gpu_id": 4,
+                       "sglang_port": 30001, "sglang_service_home": "/srv/other"}}
+    errors = found(plan(per_host=per_host), "one_account_per_machine", "sglang_service_home")
+    assert errors[0].host == "d0"
