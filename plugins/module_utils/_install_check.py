@@ -1,20 +1,20 @@
 # Copyright (c) 2026 gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The installed set of an SGLang venv judged against a release profile: the seeds' diagnose.py as pure functions.
+"""The installed set of an SGLang venv judged against a release profile, as pure functions.
 
 The module (``install_check``) runs ``PROBE_SCRIPT`` with the venv's python to collect the installed
 distributions (importlib.metadata) and, one process per module, the outcome of importing each probe; the
 functions here turn that dump into per-package results and findings. Every finding names what was found,
-what the profile expects and the fix the seeds learned (the command, with the venv's own pip).
+what the profile expects and the fix (the command, with the venv's own pip).
 
 Findings, by ``check``:
 - ``package:<name>``: a pinned package missing or at another version (generic; NVIDIA libraries, FlashInfer, ...).
-- ``sgl_kernel_version``: sgl-kernel / sglang-kernel not the profile's (seeds 000/002: SGLang's own pin may
-  downgrade it; install it after SGLang with --no-deps).
-- ``sgl_kernel_abi``: importing the kernel fails with "undefined symbol" (seed 002: built against another torch).
-- ``torch_version``: torch not the profile's (seed 002: FlashInfer, or vLLM, changed it).
-- ``nccl_version``: NCCL wheel not the profile's (seeds 000/002: force-reinstall the pin).
+- ``sgl_kernel_version``: sgl-kernel / sglang-kernel not the profile's (SGLang's own pin may downgrade it:
+  sglang 0.5.6.post2 requires sgl-kernel 0.3.19; install it after SGLang with --no-deps).
+- ``sgl_kernel_abi``: importing the kernel fails with "undefined symbol" (built against another torch).
+- ``torch_version``: torch not the profile's (FlashInfer, or vLLM, changed it).
+- ``nccl_version``: NCCL wheel not the profile's (force-reinstall the pin without dependencies).
 - ``libcudnn`` / ``libcusparselt``: the wheel missing, or an import failing on libcudnn.so.9 / libcusparseLt.so.0.
 - ``transfer_backend:mooncake`` / ``transfer_backend:nixl``: the PD transfer backend not installed.
 - ``driver:<module>``: an import needs libcuda.so.1 and the host has no NVIDIA driver (warning: nothing to judge).
@@ -51,7 +51,8 @@ else:
 
 DEFAULT_IMPORTS = ("torch", "sgl_kernel", "flashinfer", "sglang")
 
-# SGLang's DeepEP dispatch buffer limit (seeds 000/002: "assert self.num_max_dispatch_tokens_per_rank <= 1024").
+# SGLang's DeepEP dispatch buffer limit: its DeepEP token dispatcher (sglang/srt/layers/moe/token_dispatcher/deepep.py)
+# asserts "self.num_max_dispatch_tokens_per_rank <= 1024" (DeepEP's low-latency dispatch counts up to 1024).
 DEEPEP_MAX_DISPATCH_TOKENS = 1024
 DEEPEP_DISPATCH_VAR = "SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK"
 
@@ -120,7 +121,7 @@ class Judge:
                 for library, key in (("nccl", "nccl"), ("cudnn", "cudnn")) if self.profile.get(key)]
 
     def kernel_fix(self) -> str:
-        """Seed 002's order: torch of the profile, then the kernel without deps, then the NVIDIA pins again."""
+        """The reinstall order: torch of the profile, then the kernel without deps, then the NVIDIA pins again."""
         steps = [self.torch_fix(), self.force("%s==%s" % (self.profile["sgl_kernel_package"], self.profile["sgl_kernel"]))]
         if self.nvidia_pins():
             steps.append(self.force(*self.nvidia_pins()))
@@ -224,7 +225,7 @@ def _package_findings(judge: Judge, packages: dict, results: dict) -> list[dict]
         found = "%s %s" % (row["name"], row["installed"]) if row["installed"] else "%s is not installed" % row["name"]
         expected = "%s==%s" % (row["name"], row["expected"]) if row["expected"] else "%s installed" % row["name"]
         if label == kernel:
-            # Seeds 000/002: SGLang's own pin may have replaced it; the kernel goes in after SGLang, without deps.
+            # SGLang's own pin may have replaced it; the kernel goes in after SGLang, without deps.
             findings.append(_finding("sgl_kernel_version", ERROR, found, expected, "install %s after SGLang: %s" % (
                 kernel, judge.force("%s==%s" % (kernel, row["expected"])))))
         elif label == "torch":
@@ -247,23 +248,23 @@ def _package_findings(judge: Judge, packages: dict, results: dict) -> list[dict]
 
 
 def _backend_findings(judge: Judge, packages: dict, transfer_backend: str, pd: bool) -> list[dict]:
-    """PD disaggregation needs its transfer engine in the venv (seeds 000/002)."""
+    """PD disaggregation needs its transfer engine in the venv."""
     if not pd or transfer_backend == "none":
         return []
     profile = judge.profile
     if transfer_backend == "mooncake":
         names = mooncake_names(profile)
         pin = profile.get("mooncake")
-        seed_note = "ModuleNotFoundError: No module named 'mooncake' at --disaggregation-mode prefill/decode"
+        symptom = "ModuleNotFoundError: No module named 'mooncake' at --disaggregation-mode prefill/decode"
     else:
         names = nixl_names(profile)
         pin = profile.get("nixl")
-        seed_note = "--disaggregation-transfer-backend nixl cannot import nixl"
+        symptom = "--disaggregation-transfer-backend nixl cannot import nixl"
     if installed_version(packages, names)[1]:
         return []
     requirement = "%s==%s" % (names[0], pin) if pin else names[0]
     return [_finding(
-        "transfer_backend:%s" % transfer_backend, ERROR, "%s is not installed (%s)" % (" / ".join(names), seed_note),
+        "transfer_backend:%s" % transfer_backend, ERROR, "%s is not installed (%s)" % (" / ".join(names), symptom),
         "%s installed for PD disaggregation with the %s backend" % (requirement, transfer_backend),
         "run the gpufleet.sglang.%s role, or `%s install %s`; then re-pin the NVIDIA libraries (nvidia_libs pin.yml), "
         "which it may downgrade" % (transfer_backend, judge.pip, requirement))]

@@ -146,10 +146,10 @@ def _checkpoint_tensor_names(directory: str) -> Optional[List[str]]:
 def _stale_quantization(raw: dict, directory: str) -> Optional[str]:
     """Why config.json's FP8 block quantization does not match the weights beside it, or None.
 
-    An fp16/bf16 checkpoint that kept the quantization_config of the FP8 model it came from (seed 003)
-    makes SGLang quantize layers whose TP slices are not whole blocks: "Weight output_partition_size = 576 is
-    not divisible by weight quantization block_n = 128". FP8 block checkpoints carry a scale per weight
-    (`<name>.weight_scale_inv`); a checkpoint without any is not one.
+    An fp16/bf16 checkpoint that kept the quantization_config of the FP8 model it came from makes SGLang
+    quantize layers whose TP slices are not whole blocks: "Weight output_partition_size = 576 is not divisible
+    by weight quantization block_n = 128" (SGLang's DeepSeek usage guide, sgl-project/sglang#3491). FP8 block
+    checkpoints carry a scale per weight (`<name>.weight_scale_inv`); a checkpoint without any is not one.
     """
     quantization = raw.get("quantization_config")
     if not isinstance(quantization, dict) or quantization.get("quant_method") != "fp8" \
@@ -385,8 +385,8 @@ def check_parallelism(config: dict, *, tp_size: int, dp_size: int = 1, pp_size: 
             "model_path", "quantization_config_stale",
             "%s; SGLang would quantize them in blocks and fail with \"Weight output_partition_size = 576 is not "
             "divisible by weight quantization block_n = 128\"." % config["stale_quantization"],
-            "remove the quantization_config block from the checkpoint's config.json (seed 003, "
-            "sgl-project/sglang#3491), or point sglang_model_path at the FP8 checkpoint"))
+            "remove the quantization_config block from the checkpoint's config.json (SGLang's DeepSeek usage "
+            "guide; sgl-project/sglang#3491), or point sglang_model_path at the FP8 checkpoint"))
     return report
 
 

@@ -11,13 +11,14 @@ Every profile has every key of ``PROFILE_KEYS``. None means "not known / not pin
 the roles then leave the package to its dependents' resolution, and the preflight
 skips the check. Sources, per value, in the comments:
 
-- seed 000 = /work/shared/seeds/000_06392ceb0ed3cc57.txt (installer skill, "as of v0.5.6.post2");
-- seed 001 = /work/shared/seeds/001_16ef87f58bd2fe9d.txt (build runbook, "Minimum Version: 0.5.3rc0",
-  main commit bfa27438, CUDA 12.9.1): the only seed that pins gdrcopy, NVSHMEM and a DeepEP commit,
-  so the two 12.9 profiles take those from it (older than both releases: re-verify on upgrade);
-- seed 002 = /work/shared/seeds/002_2630ce4a78fd817c.txt (installer skill, "as of v0.5.8");
 - "PyPI metadata of sglang X": the Requires-Dist lines of that wheel's METADATA
-  (0.5.23's are kept in tests/fixtures/pypi/sglang-0.5.23-requires.txt).
+  (0.5.23's are kept in tests/fixtures/pypi/sglang-0.5.23-requires.txt);
+- "SGLang's DeepEP build": the DeepEP build of SGLang's own ``docker/Dockerfile`` and
+  ``scripts/ci/ci_install_deepep.sh`` (main at commit bfa27438, CUDA 12.9.1, 2025-10): GDRCopy v2.4.4,
+  NVSHMEM 3.3.9 built with IBGDA, DeepEP at its ``DEEPEP_COMMIT``. Neither 12.9 release pins these, so both
+  12.9 profiles take them from there (older than both releases: re-verify on upgrade);
+- "known-good": a pin that installs and imports with that release (the NVIDIA wheels are force-reinstalled
+  at it without dependencies after the packages that move them), but that no metadata of the release names.
 
 driver_floor: NVIDIA's minor-version compatibility lets any CUDA 12.x user space (torch cu129, the
 nvidia-* wheels) run on a driver >= 525.60.13, and CUDA 13.x on >= 580; the toolkits' own drivers are
@@ -28,8 +29,9 @@ R570 branch (570.26, CUDA 12.8 GA), the first branch that drives Blackwell (comp
 R570 datacenter (LTS) drivers that minor-version compatibility supports. Minor-version compatibility
 does not JIT PTX newer than the driver: SGLang's kernels ship cubins for these architectures and
 FlashInfer/Triton compile to cubins, so that limit does not bite. For CUDA 13.0 both rules agree on
-the R580 branch; 580.65.06 is the 13.0 GA driver. Seed 001's table (12.9.1: >= 555.42.02, 12.8.1:
->= 550.90.07) is not taken: it disagrees with NVIDIA's release notes (555.42.02 is the 12.5 driver).
+the R580 branch; 580.65.06 is the 13.0 GA driver. A table often copied into SGLang build notes (12.9.1:
+>= 555.42.02, 12.8.1: >= 550.90.07) is not taken: it disagrees with NVIDIA's CUDA release notes (555.42.02
+is the 12.5 driver).
 A fleet may still set sglang_preflight_driver_floor, which overrides the profile's.
 """
 from __future__ import annotations
@@ -43,55 +45,55 @@ PROFILE_KEYS = (
 )
 
 PROFILES: Dict[str, dict] = {
-    # The runbooks' releases.
+    # The two CUDA 12.9 releases, for fleets that stay on them.
     "0.5.6.post2": {
         "sglang": "0.5.6.post2",
         "attn_dp_size_flag": False,
-        "cuda": "12.9",  # seed 000 ("sgl-kernel 0.3.21: PyPI install for CUDA 12.9", the cu129 torch index)
+        "cuda": "12.9",  # the sgl-kernel 0.3.21 wheel on PyPI is the CUDA 12.9 build; torch from the cu129 index
         "sgl_kernel_package": "sgl-kernel",
-        # seed 000: 0.3.21, installed after SGLang (--no-deps); PyPI metadata of sglang 0.5.6.post2 pins 0.3.19,
-        # which seed 000 says also works.
+        # known-good: 0.3.21, installed after SGLang (--no-deps); PyPI metadata of sglang 0.5.6.post2 pins 0.3.19,
+        # which also works.
         "sgl_kernel": "0.3.21",
-        "torch": "2.9.1",  # PyPI metadata of sglang 0.5.6.post2 (torch==2.9.1); seed 000 names no torch version
-        "flashinfer": "0.5.3",  # seed 000, = PyPI metadata of sglang 0.5.6.post2 (flashinfer_python==0.5.3)
-        "nccl": "2.28.3",  # seed 000 (nvidia-nccl-cu12, force-reinstalled)
-        "cudnn": "9.16.0.29",  # seed 000 (nvidia-cudnn-cu12)
-        "cusparselt": None,  # unknown: seed 000 installs nvidia-cusparselt-cu12 unpinned
-        "nvshmem": "3.3.9",  # seed 001
-        "gdrcopy": "2.4.4",  # seed 001
-        "deepep_commit": "9af0e0d0e74f3577af1979c9b9e1ac2cad0104ee",  # seed 001 (DEEPEP_COMMIT build arg)
+        "torch": "2.9.1",  # PyPI metadata of sglang 0.5.6.post2 (torch==2.9.1)
+        "flashinfer": "0.5.3",  # PyPI metadata of sglang 0.5.6.post2 (flashinfer_python==0.5.3)
+        "nccl": "2.28.3",  # known-good (nvidia-nccl-cu12, force-reinstalled)
+        "cudnn": "9.16.0.29",  # known-good (nvidia-cudnn-cu12; PyTorch 2.9 needs cuDNN 9)
+        "cusparselt": None,  # unknown: nvidia-cusparselt-cu12 is usually installed unpinned
+        "nvshmem": "3.3.9",  # SGLang's DeepEP build
+        "gdrcopy": "2.4.4",  # SGLang's DeepEP build
+        "deepep_commit": "9af0e0d0e74f3577af1979c9b9e1ac2cad0104ee",  # SGLang's DeepEP build (DEEPEP_COMMIT build arg)
         "sgl_deep_ep": None,  # no packaged DeepEP in this release (built from deepep_commit)
-        "mooncake": "0.3.8.post1",  # seed 000 (mooncake-transfer-engine)
-        "nixl": None,  # unknown: seed 000 does not use NIXL
-        "router_package": "sglang-router",  # seeds 001 (python -m sglang_router.launch_router)
-        "router": None,  # unknown: no seed pins a router version
+        "mooncake": "0.3.8.post1",  # known-good (mooncake-transfer-engine)
+        "nixl": None,  # unknown: no known-good NIXL pin for this release
+        "router_package": "sglang-router",  # SGLang's router of the time (python -m sglang_router.launch_router)
+        "router": None,  # unknown: nothing pins a router version for this release
         "driver_floor": "570.26",  # R570, CUDA 12.8 GA driver: see the module docstring
-        # seed 001 (A100 minimum, H100/H200 recommended), seed 000 (B200, BUILD_TYPE=blackwell; sgl_kernel/sm100)
+        # A100 (8.0), H100/H200 (9.0), B200 (10.0: the kernel wheel's sgl_kernel/sm100 build, BUILD_TYPE=blackwell)
         "cuda_archs": ["8.0", "9.0", "10.0"],
     },
     "0.5.8": {
         "sglang": "0.5.8",
         "attn_dp_size_flag": False,
-        "cuda": "12.9",  # seed 002 (cu129 torch index); PyPI metadata of sglang 0.5.8 (cuda-python==12.9)
+        "cuda": "12.9",  # cu129 torch index; PyPI metadata of sglang 0.5.8 (cuda-python==12.9)
         "sgl_kernel_package": "sgl-kernel",
-        "sgl_kernel": "0.3.21",  # seed 002, = PyPI metadata of sglang 0.5.8 (sgl-kernel==0.3.21)
-        "torch": "2.9.1",  # seed 002 (torch==2.9.1+cu129), = PyPI metadata of sglang 0.5.8 (torch==2.9.1)
-        # PyPI metadata of sglang 0.5.8 (flashinfer_python==0.6.1, flashinfer_cubin==0.6.1). Seed 002's table says
-        # 0.5.3, apparently carried over from its 0.5.6.post2 table: the release's own pin wins.
+        "sgl_kernel": "0.3.21",  # PyPI metadata of sglang 0.5.8 (sgl-kernel==0.3.21)
+        "torch": "2.9.1",  # PyPI metadata of sglang 0.5.8 (torch==2.9.1), as 2.9.1+cu129
+        # PyPI metadata of sglang 0.5.8 (flashinfer_python==0.6.1, flashinfer_cubin==0.6.1). Version tables that
+        # still say 0.5.3 carry over 0.5.6.post2's pin: the release's own pin wins.
         "flashinfer": "0.6.1",
-        "nccl": "2.28.3",  # seed 002 (nvidia-nccl-cu12, pinned again after NIXL and FlashInfer)
-        "cudnn": "9.16.0.29",  # seed 002 (nvidia-cudnn-cu12, pinned again after NIXL and FlashInfer)
-        "cusparselt": None,  # unknown: seed 002 installs nvidia-cusparselt-cu12 unpinned
-        "nvshmem": "3.3.9",  # seed 001
-        "gdrcopy": "2.4.4",  # seed 001
-        "deepep_commit": "9af0e0d0e74f3577af1979c9b9e1ac2cad0104ee",  # seed 001
+        "nccl": "2.28.3",  # known-good (nvidia-nccl-cu12, pinned again after NIXL and FlashInfer)
+        "cudnn": "9.16.0.29",  # known-good (nvidia-cudnn-cu12, pinned again after NIXL and FlashInfer)
+        "cusparselt": None,  # unknown: nvidia-cusparselt-cu12 is usually installed unpinned
+        "nvshmem": "3.3.9",  # SGLang's DeepEP build
+        "gdrcopy": "2.4.4",  # SGLang's DeepEP build
+        "deepep_commit": "9af0e0d0e74f3577af1979c9b9e1ac2cad0104ee",  # SGLang's DeepEP build
         "sgl_deep_ep": None,  # no packaged DeepEP in this release (built from deepep_commit)
-        "mooncake": "0.3.8.post1",  # seed 002 (mooncake-transfer-engine)
-        "nixl": "0.9.0",  # seed 002
-        "router_package": "sglang-router",  # seed 001
-        "router": None,  # unknown: no seed pins a router version
+        "mooncake": "0.3.8.post1",  # known-good (mooncake-transfer-engine)
+        "nixl": "0.9.0",  # known-good
+        "router_package": "sglang-router",  # SGLang's router of the time (python -m sglang_router.launch_router)
+        "router": None,  # unknown: nothing pins a router version for this release
         "driver_floor": "570.26",  # R570, CUDA 12.8 GA driver: see the module docstring
-        "cuda_archs": ["8.0", "9.0", "10.0"],  # seeds 001 and 002 (A100, H100, B200 / sgl_kernel/sm100)
+        "cuda_archs": ["8.0", "9.0", "10.0"],  # A100, H100, B200 (the kernel wheel's sgl_kernel/sm100 build)
     },
     # Newest on PyPI (2026-11). Its parser deprecates `--dp-size N --enable-dp-attention`
     # for `--attn-dp-size N` (sglang/srt/fields/parallel.py: "remove after 2026-12-31").
@@ -115,10 +117,10 @@ PROFILES: Dict[str, dict] = {
         "cusparselt": "0.8.1",
         # nvshmem4py-cu13 (required, unpinned, by sglang 0.5.23) requires nvidia-nvshmem-cu13 unpinned: torch's pin rules.
         "nvshmem": "3.4.5",
-        "gdrcopy": None,  # unknown: no seed or metadata names one for this release
+        "gdrcopy": None,  # unknown: no metadata or build of this release names one
         "deepep_commit": None,  # none: DeepEP comes as a wheel (sgl_deep_ep), not a source commit
         "sgl_deep_ep": "0.1.2.post1",  # PyPI metadata of sglang 0.5.23 (sgl-deep-ep==0.1.2.post1)
-        # Neither is in sglang 0.5.23's metadata nor in a seed: the newest CUDA 13 wheels on PyPI when sglang 0.5.23 was
+        # Neither is in sglang 0.5.23's metadata: the newest CUDA 13 wheels on PyPI when sglang 0.5.23 was
         # uploaded (2026-10-30): mooncake-transfer-engine-cuda13 0.3.13.post1 (2026-08-31; 0.3.14 followed on
         # 2026-11-03) and nixl-cu13 1.5.1 (2026-10-26). Both require no nvidia-* wheel (nixl-cu13: torch, numpy).
         "mooncake": "0.3.13.post1",

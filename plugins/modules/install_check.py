@@ -9,11 +9,11 @@ module: install_check
 short_description: Check an SGLang venv's installed packages and imports against a release profile
 version_added: 0.1.0
 description:
-  - The final step of the install roles, and the seeds' C(diagnose.py) as a module with structured results.
+  - The final step of the install roles - a diagnosis of an SGLang venv as a module with structured results.
   - Runs the venv's python to read every installed distribution (C(importlib.metadata)) and, one process each, to
     import every module of O(imports); compares them with the release profile and reports each problem with what
     was found, what the profile expects and the fix, as a command with the venv's own pip.
-  - Diagnoses the failures of the seeds' Common Errors sections (C(docs/install-errors.md) maps each) - sgl-kernel
+  - Diagnoses the common install failures of SGLang (C(docs/install-errors.md) maps each) - sgl-kernel
     (sglang-kernel) version mismatch; its ABI mismatch after torch changed (C(undefined symbol)); torch changed
     (by FlashInfer); the NCCL wheel not the profile's; C(libcudnn.so.9) / C(libcusparseLt.so.0) missing;
     mooncake or NIXL missing for PD disaggregation; deprecated C(SGL_) variables and
