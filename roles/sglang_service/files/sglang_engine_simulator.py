@@ -24,7 +24,12 @@ What it is
       connect and exit when rank 0 goes away); rank 0 reports 503 on ``/health`` until all joined;
     * reads ``--disaggregation-ib-device`` of a prefill or decode as SGLang does (a comma list, inline
       JSON or a ``.json`` file mapping GPU ids to devices) and refuses to start, naming the reason, when
-      the mapping is malformed or misses a GPU of this node.
+      the mapping is malformed or misses a GPU of this node;
+    * answers malformed input on every port as SGLang's server does, with a 4xx and a JSON error, never
+      a 500 or a hung thread: a body that is not a JSON object, fields of the wrong type (checked as
+      SGLang's request models check them), token limits beyond the context length, a bad or short
+      Content-Length (408 after GPUFLEET_SIMULATOR_READ_TIMEOUT_S, 413 above 16 MiB, unread), unknown
+      paths (404) and methods (405); rank 0 takes only hellos of its own instance's ranks.
 
 What it is not
     No model, tokenizer, GPU, NCCL or real KV transfer: the generated text is a deterministic
@@ -40,14 +45,20 @@ Environment (never argv, so the argv stays SGLang's):
     GPUFLEET_SIMULATOR_STARTUP_S   simulated model load time before /health turns 200 (default 1)
     GPUFLEET_SIMULATOR_KV_TIMEOUT_S  how long a decode waits for a room's KV, and a prefill for its
                                    decode to pull it (default 30)
+    GPUFLEET_SIMULATOR_READ_TIMEOUT_S  how long an HTTP client may take to send a request, and an idle
+                                   keep-alive connection stays open (default 10)
+    GPUFLEET_SIMULATOR_HELLO_TIMEOUT_S  how long rank 0 waits for a joining rank's hello, and a rank
+                                   for rank 0's answer (default 10)
 """
 
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import decimal
 import glob
 import hashlib
 import json
+import math
 import os
 import re
 import signal
@@ -55,6 +66,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -74,8 +86,18 @@ VOCAB = (
 ).split()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text, limit=None):
+    """TEXT on one line: control and non-ASCII characters escaped, cut at LIMIT characters."""
+    text = text if isinstance(text, str) else repr(text)
+    text = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group(0)), text.encode("ascii", "backslashreplace").decode("ascii"))
+    return text if limit is None or len(text) <= limit else text[:limit] + "..."
+
+
 def log(message):
-    sys.stdout.write("[%s] %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), message))
+    sys.stdout.write("[%s] %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), printable(message)))
     sys.stdout.flush()
 
 
@@ -84,10 +106,13 @@ def env_float(name, default):
     if raw in (None, ""):
         return float(default)
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        sys.stderr.write("sglang simulator: %s=%r is not a number\n" % (name, raw))
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        sys.stderr.write("sglang simulator: %s=%r is not a finite number >= 0\n" % (name, raw))
         sys.exit(2)
+    return value
 
 
 # --- argv: SGLang's parser, rebuilt from the generated spec ------------------------------------
@@ -281,6 +306,19 @@ def parse_args(argv, spec=None):
     return args
 
 
+def human_readable_int(value):
+    """``--context-length`` as SGLang 0.5.23 reads it (utils/common.py human_readable_int): ``131072``,
+    SI ``128k`` / ``25.6k`` or IEC ``128Ki``; None for anything else."""
+    text = str(value).strip()
+    match = re.match(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)$", text)
+    if match:
+        number, suffix = match.groups()
+        if suffix.endswith("i"):
+            return None if "." in number else int(number) * 2 ** {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40}[suffix]
+        return int(decimal.Decimal(number) * 10 ** {"k": 3, "M": 6, "G": 9, "T": 12}[suffix])
+    return int(text) if re.match(r"^-?[0-9]+$", text) else None
+
+
 def ib_device_config(value):
     """``--disaggregation-ib-device`` read as SGLang reads it (mooncake_transfer_engine.parse_ib_device_config).
 
@@ -356,14 +394,299 @@ def ib_devices_per_gpu(args):
 
 
 class SimError(Exception):
-    def __init__(self, status, message):
+    """An error answered to the client: STATUS and MESSAGE; CLOSE when the connection cannot go on
+    (the request's framing is broken, so where the next request starts is unknown)."""
+
+    def __init__(self, status, message, close=False):
         super(SimError, self).__init__(message)
         self.status = status
         self.message = message
+        self.close = close
+
+
+def bad(message):
+    return SimError(400, message)
+
+
+# --- request validation -------------------------------------------------------------------------
+# SGLang's FastAPI server validates bodies with pydantic and answers 400 (never 500) for a field of
+# the wrong type; these checks do the same for the fields the simulator reads or that routers send.
+# They are stricter than pydantic's lax mode in one way: a number must be a JSON number and a
+# boolean a JSON boolean (pydantic also takes "8" and true for an integer).
+
+
+def _refuse_constant(name):
+    raise ValueError("%s is not valid JSON" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number %s is out of range" % printable(text, 40))
+    return value
+
+
+def parse_json(raw):
+    """The JSON of a request body (bytes); SimError 400 for anything that is not JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad("Invalid JSON body: the body is not UTF-8 (%s)" % exc)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise bad("Invalid JSON body: nested too deeply")
+    except ValueError as exc:
+        raise bad("Invalid JSON body: %s" % printable(str(exc), 200))
+
+
+_JSON_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"), (list, "a list"), (dict, "an object"))
+
+
+def describe(value):
+    """``a string "x"``: a value's JSON type, and for a scalar a short rendering, for error messages."""
+    if value is None:
+        return "null"
+    kind = next((label for cls, label in _JSON_TYPES if isinstance(value, cls)), type(value).__name__)
+    if isinstance(value, (list, dict)):
+        return "%s of %d item(s)" % (kind, len(value))
+    return "%s %s" % (kind, printable(json.dumps(value), 40))
+
+
+def as_int(value, name, minimum=None, maximum=None):
+    """VALUE as an integer: a JSON integer, or a number without a fractional part (as pydantic reads it)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad("%s: Input should be a valid integer, got %s" % (name, describe(value)))
+    if minimum is not None and value < minimum:
+        raise bad("%s must be at least %d, got %d" % (name, minimum, value))
+    if maximum is not None and value > maximum:
+        raise bad("%s must be at most %d, got %d" % (name, maximum, value))
+    return value
+
+
+def as_number(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad("%s: Input should be a valid number, got %s" % (name, describe(value)))
+    return value
+
+
+def as_bool(value, name):
+    if not isinstance(value, bool):
+        raise bad("%s: Input should be a valid boolean, got %s" % (name, describe(value)))
+    return value
+
+
+def as_str(value, name):
+    if not isinstance(value, str):
+        raise bad("%s: Input should be a valid string, got %s" % (name, describe(value)))
+    return value
+
+
+def as_object(value, name):
+    if not isinstance(value, dict):
+        raise bad("%s: Input should be a valid object, got %s" % (name, describe(value)))
+    return value
+
+
+def optional(check):
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def one_or_list(check):
+    """A value, or a list of them (SGLang's Union[List[X], X] of batch requests)."""
+
+    def checked(value, name):
+        if isinstance(value, list):
+            return [check(item, "%s[%d]" % (name, index)) for index, item in enumerate(value)]
+        return check(value, name)
+
+    return checked
+
+
+def as_strings(value, name):
+    """``stop``: a string or a list of strings."""
+    return one_or_list(as_str)(value, name)
+
+
+def as_number_map(value, name):
+    """``logit_bias``: {token id: bias}."""
+    as_object(value, name)
+    for key, bias in value.items():
+        as_number(bias, "%s[%s]" % (name, printable(key, 20)))
+    return value
+
+
+def as_stream_options(value, name):
+    as_object(value, name)
+    for key in ("include_usage", "continuous_usage_stats"):
+        optional(as_bool)(value.get(key), "%s.%s" % (name, key))
+    return value
+
+
+_HOST = re.compile(r"^[A-Za-z0-9._:%\[\]-]{1,255}$")
+
+
+def as_host(value, name):
+    """A bootstrap host: a name or an address, nothing a URL could be bent with."""
+    as_str(value, name)
+    if not _HOST.match(value):
+        raise bad("%s: %s is not a host name or address" % (name, describe(value)))
+    return value
+
+
+def as_port(value, name):
+    return as_int(value, name, 1, 65535)
+
+
+def as_room(value, name):
+    return as_int(value, name, 0, 2**64 - 1)
+
+
+PD_FIELDS = {
+    "bootstrap_host": optional(one_or_list(as_host)),
+    "bootstrap_port": optional(one_or_list(optional(as_port))),
+    "bootstrap_room": optional(one_or_list(as_room)),
+    "rid": optional(one_or_list(as_str)),
+}
+OPENAI_FIELDS = dict(
+    PD_FIELDS,
+    model=as_str,
+    frequency_penalty=as_number,
+    presence_penalty=as_number,
+    logit_bias=optional(as_number_map),
+    n=as_int,
+    seed=optional(as_int),
+    stop=optional(as_strings),
+    stream=as_bool,
+    stream_options=optional(as_stream_options),
+    user=optional(as_str),
+)
+# SGLang's ChatCompletionRequest and CompletionRequest (entrypoints/openai/protocol.py).
+CHAT_FIELDS = dict(
+    OPENAI_FIELDS,
+    logprobs=as_bool,
+    top_logprobs=optional(as_int),
+    max_tokens=optional(as_int),
+    max_completion_tokens=optional(as_int),
+    temperature=optional(as_number),
+    top_p=optional(as_number),
+)
+COMPLETION_FIELDS = dict(
+    OPENAI_FIELDS,
+    echo=as_bool,
+    logprobs=optional(as_int),
+    max_tokens=as_int,
+    suffix=optional(as_str),
+    temperature=as_number,
+    top_p=as_number,
+)
+# SGLang's GenerateReqInput (managers/io_struct.py); sampling_params and the prompt are checked apart.
+GENERATE_FIELDS = dict(PD_FIELDS, stream=as_bool)
+MAX_CHOICES = 128  # n: SGLang sets no bound; the simulator generates the choices one after another
+
+
+def check_fields(body, fields):
+    """Each present field of BODY against FIELDS; returns BODY with the checked values."""
+    for name, check in fields.items():
+        if name in body:
+            body[name] = check(body[name], name)
+    return body
+
+
+def as_messages(value, name="messages"):
+    """Chat messages: a non-empty list of {"role": str, "content": str | [parts] | null}."""
+    if not isinstance(value, list):
+        raise bad("%s: Input should be a valid list, got %s" % (name, describe(value)))
+    if not value:
+        raise bad("Messages cannot be empty.")
+    for index, message in enumerate(value):
+        where = "%s[%d]" % (name, index)
+        as_object(message, where)
+        if "role" not in message:
+            raise bad("%s.role: Field required" % where)
+        as_str(message["role"], where + ".role")
+        content = message.get("content")
+        if isinstance(content, list):
+            for number, part in enumerate(content):
+                as_object(part, "%s.content[%d]" % (where, number))
+                optional(as_str)(part.get("text"), "%s.content[%d].text" % (where, number))
+        elif content is not None:
+            as_str(content, where + ".content")
+    return value
+
+
+def as_prompt(value, name="prompt"):
+    """A completion prompt: text, texts, token ids or lists of token ids; not empty ("Prompt cannot be empty")."""
+    if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+        value = [as_token_ids(item, "%s[%d]" % (name, index)) for index, item in enumerate(value)]
+    elif isinstance(value, list) and value and not isinstance(value[0], str):
+        value = as_token_ids(value, name)
+    elif isinstance(value, list):
+        value = [as_str(item, "%s[%d]" % (name, index)) for index, item in enumerate(value)]
+    elif value is not None:
+        as_str(value, name)
+    else:
+        raise bad("%s: Field required" % name)
+    if not value or (isinstance(value, list) and all(not item for item in value)):
+        raise bad("Prompt cannot be empty")
+    return value
+
+
+def as_token_ids(value, name):
+    if not isinstance(value, list):
+        raise bad("%s: Input should be a valid list of token ids, got %s" % (name, describe(value)))
+    if not value:
+        raise bad("%s: the list of token ids is empty" % name)
+    return [as_int(token, "%s[%d]" % (name, index), 0) for index, token in enumerate(value)]
+
+
+def generate_prompts(body):
+    """(prompts, batch) of a /generate body: its texts or token id lists, checked as GenerateReqInput does."""
+    ids, text = body.get("input_ids"), body.get("text")
+    if ids is None and text is None:
+        raise bad("Either text, input_ids or input_embeds should be provided.")
+    if ids is not None:
+        if isinstance(ids, list) and ids and all(isinstance(item, list) for item in ids):
+            return [as_token_ids(item, "input_ids[%d]" % index) for index, item in enumerate(ids)], True
+        return [as_token_ids(ids, "input_ids")], False
+    if isinstance(text, list):
+        if not text:
+            raise bad("text: the list of texts is empty")
+        return [as_str(item, "text[%d]" % index) for index, item in enumerate(text)], True
+    return [as_str(text, "text")], False
+
+
+def generate_sampling(body, count):
+    """The sampling params of each of COUNT prompts: one object for all, or a list of one per prompt."""
+    params = body.get("sampling_params")
+    if params is None:
+        params = {}
+    if isinstance(params, list):
+        if len(params) != count:
+            raise bad("sampling_params: %d objects for %d prompt(s)" % (len(params), count))
+        params = [as_object(item, "sampling_params[%d]" % index) for index, item in enumerate(params)]
+    else:
+        params = [as_object(params, "sampling_params")] * count
+    for one in params:
+        if one.get("max_new_tokens") is not None:
+            one["max_new_tokens"] = as_int(one["max_new_tokens"], "max_new_tokens")
+            if one["max_new_tokens"] < 0:
+                raise bad("max_new_tokens must be at least 0, got %d." % one["max_new_tokens"])
+    return params
+
+
+def check_batch_fields(body, count):
+    """A list-valued PD or rid field of a batch holds one value per prompt."""
+    for name in PD_FIELDS:
+        value = body.get(name)
+        if isinstance(value, list) and len(value) != count:
+            raise bad("%s: %d values for %d prompt(s)" % (name, len(value), count))
 
 
 def prompt_of(value):
-    """(seed text, prompt token count) of a prompt: text, token ids, or chat messages."""
+    """(seed text, prompt token count) of a checked prompt: text, token ids, or chat messages."""
     if value is None:
         return "", 1
     if isinstance(value, list) and value and isinstance(value[0], int):
@@ -373,7 +696,7 @@ def prompt_of(value):
         for message in value:
             content = message.get("content") if isinstance(message, dict) else message
             if isinstance(content, list):
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                content = " ".join(p.get("text") or "" for p in content if isinstance(p, dict))
             parts.append("%s: %s" % (message.get("role", "") if isinstance(message, dict) else "", content or ""))
         text = "\n".join(parts)
     else:
@@ -381,12 +704,20 @@ def prompt_of(value):
     return text, max(1, len(text.split()))
 
 
-def token_limit(value, name):
-    if value is None:
-        return DEFAULT_MAX_TOKENS
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SimError(400, "%s must be a non-negative integer, got %r" % (name, value))
-    return value
+def token_budget(prompt_tokens, max_tokens, context_length):
+    """The number of tokens to generate, checked against the context length as SGLang's tokenizer
+    manager checks it (_validate_one_request); None asks for the default."""
+    if prompt_tokens >= context_length:
+        raise bad("The input (%d tokens) is longer than the model's context length (%d tokens)." % (prompt_tokens, context_length))
+    if max_tokens is None:
+        return min(DEFAULT_MAX_TOKENS, context_length - prompt_tokens)
+    if max_tokens + prompt_tokens > context_length:
+        raise bad(
+            "Requested token count exceeds the model's maximum context length of %d tokens. You requested a total of %d "
+            "tokens: %d tokens from the input messages and %d tokens for the completion. Please reduce the number of "
+            "tokens in the input messages or the completion to fit within the limit." % (context_length, max_tokens + prompt_tokens, prompt_tokens, max_tokens)
+        )
+    return max_tokens
 
 
 def tokens_for(seed, count):
@@ -443,6 +774,7 @@ class Engine(object):
         self.loaded_at = time.time() + env_float("GPUFLEET_SIMULATOR_STARTUP_S", 1)
         self.started = time.time()
         self.model_name = args.served_model_name or args.model_path
+        self.context_length = human_readable_int(args.context_length or 131072)  # what /v1/models advertises
         self.kv = KVStore()
         self.ranks = None  # RankServer on rank 0 of a multi-node instance
         self.lock = threading.Lock()
@@ -487,9 +819,11 @@ class Engine(object):
         return block
 
     def pd_fields(self, body, index=0):
+        """(host, port, room) of prompt INDEX; list-valued fields were checked to hold one per prompt."""
+
         def pick(name):
             value = body.get(name)
-            return value[index] if isinstance(value, list) and index < len(value) else value
+            return value[index] if isinstance(value, list) else value
 
         return pick("bootstrap_host"), pick("bootstrap_port"), pick("bootstrap_room")
 
@@ -556,8 +890,11 @@ class Engine(object):
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(url, timeout=self.kv_timeout + 5) as response:
-                    record = json.loads(response.read().decode("utf-8"))
-                break
+                    record = json.loads(response.read(MAX_BODY_BYTES).decode("utf-8"))
+                if isinstance(record, dict):
+                    break
+                record, last_error = None, "the answer is not a bootstrap room"  # not a prefill's bootstrap port
+                time.sleep(0.2)
             except urllib.error.HTTPError as exc:
                 last_error = "HTTP %s" % exc.code
                 if exc.code != 408:
@@ -575,66 +912,255 @@ class Engine(object):
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
+# Every port answers malformed input with a 4xx and goes on serving: the body's framing is checked
+# before anything reads it (Content-Length a single decimal number, at most MAX_BODY_BYTES, or a
+# well-formed chunked body), every read of a request has a deadline (READ_TIMEOUT_S: a client that
+# stops sending gets a 408 and its thread ends), unknown paths are 404 and other methods 405.
+
+MAX_BODY_BYTES = 16 * 1024 * 1024  # larger bodies are refused with 413, unread
+MAX_LINE_BYTES = 1024  # a chunk-size or trailer line
+DRAIN_SECONDS = 1.0  # after an error that closes: how long unread input is discarded, so the client gets the answer
+DRAIN_BYTES = 1024 * 1024
 
 
 class Server(ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, handler, engine):
+    def __init__(self, address, handler, engine, read_timeout=10.0):
         self.engine = engine
+        self.read_timeout = read_timeout
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         HTTPServer.__init__(self, address, handler)
 
+    def handle_error(self, request, client_address):
+        # A client that resets its connection between requests is no bug: one line, not a traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log("%s: connection dropped: %s" % (client_address[0], error))
+            return
+        HTTPServer.handle_error(self, request, client_address)
+
 
 class BaseHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A request line without a version is answered with a status line too (the stdlib's HTTP/0.9 has none).
+    default_request_version = "HTTP/1.1"
     server_version = "sglang-simulator"
+    ROUTES = {}  # path: methods
+
+    def setup(self):
+        # StreamRequestHandler applies it to the socket: reading a request line or headers, or an idle
+        # keep-alive connection, times out (and closes) after it.
+        self.timeout = self.server.read_timeout
+        self.drain = False
+        BaseHTTPRequestHandler.setup(self)
 
     def log_message(self, fmt, *args):  # replaced by one line per request in handle_one()
         pass
 
-    def do_GET(self):
-        self.handle_one("GET")
+    def __getattr__(self, name):
+        # do_<METHOD> for every method, known or not: the route answers 404 or 405 (the stdlib: 501)
+        if name.startswith("do_"):
+            return lambda: self.handle_one(name[3:])
+        raise AttributeError(name)
 
-    def do_POST(self):
-        self.handle_one("POST")
+    def handle_expect_100(self):
+        """``Expect: 100-continue``: refuse a body that would be refused anyway before the client sends it."""
+        try:
+            self.body_framing()
+        except SimError as exc:
+            self.status, self.headers_sent = 0, False
+            self.fail(exc)
+            return False
+        return BaseHTTPRequestHandler.handle_expect_100(self)
 
-    def do_PUT(self):
-        self.handle_one("PUT")
+    def methods_of(self, path):
+        """The methods PATH answers, or None for an unknown path."""
+        return self.ROUTES.get(path)
 
     def handle_one(self, method):
         start = time.time()
-        self.status = 0
+        self.status, self.headers_sent = 0, False
         parsed = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
-            self.route(method, parsed.path, urllib.parse.parse_qs(parsed.query), raw)
+            raw = self.read_body()
+            self.dispatch(method, parsed.path, urllib.parse.parse_qs(parsed.query, keep_blank_values=True), raw)
         except SimError as exc:
-            self.send_error_json(exc.status, exc.message)
-        except (BrokenPipeError, ConnectionResetError):
+            self.fail(exc)
+        except OSError:  # the client went away or stopped reading (BrokenPipe, ConnectionReset, timeout)
             self.close_connection = True
-        log("%s %s %s %s %.1fms" % (self.client_address[0], method, parsed.path, self.status or "-", (time.time() - start) * 1000))
+        except Exception as exc:  # a bug: answer 500 without internals, keep the trace in the journal
+            log("internal error on %s %s: %r" % (method, parsed.path, exc))
+            traceback.print_exc()
+            self.fail(SimError(500, "Internal Server Error", close=True))
+        log(
+            "%s %s %s %s %.1fms"
+            % (self.client_address[0], printable(method, 20), printable(parsed.path, 200), self.status or "-", (time.time() - start) * 1000)
+        )
+
+    def dispatch(self, method, path, query, raw):
+        methods = self.methods_of(path)
+        if methods is None:
+            return self.not_found()
+        if method not in methods:
+            return self.not_allowed(methods)
+        return self.route(method, path, query, raw)
+
+    def not_found(self):
+        raise SimError(404, "Not Found")
+
+    def not_allowed(self, methods):
+        self.allow = methods
+        raise SimError(405, "Method Not Allowed")
+
+    def fail(self, exc):
+        """Answer EXC, unless a response is already under way (then only close)."""
+        if exc.close:
+            self.close_connection = True
+            self.drain = True
+        if self.headers_sent:
+            self.close_connection = True
+            return
+        try:
+            self.send_error_json(exc.status, exc.message)
+        except OSError:
+            self.close_connection = True
+
+    # request bodies
+
+    def body_framing(self):
+        """("chunked", None) or ("length", N) for the request's body; SimError (closing) when malformed or too large."""
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if encodings:
+            if lengths:
+                raise SimError(400, "Content-Length and Transfer-Encoding together", close=True)
+            codings = [c.strip().lower() for value in encodings for c in value.split(",") if c.strip()]
+            if codings != ["chunked"]:
+                raise SimError(400, "Transfer-Encoding %s is not supported (only chunked)" % printable(", ".join(encodings), 60), close=True)
+            return "chunked", None
+        if not lengths:
+            return "length", 0
+        if len(lengths) != 1 or not re.match(r"^[0-9]+$", lengths[0].strip()):
+            raise SimError(400, "Content-Length %s is not a length" % printable(", ".join(lengths), 60), close=True)
+        text = lengths[0].strip().lstrip("0") or "0"
+        if len(text) > 12 or int(text) > MAX_BODY_BYTES:
+            raise SimError(413, "The request body (%s bytes) is larger than %d bytes" % (printable(text, 30), MAX_BODY_BYTES), close=True)
+        return "length", int(text)
+
+    def read_body(self):
+        kind, length = self.body_framing()
+        if kind == "length" and not length:
+            return b""
+        deadline = time.time() + self.server.read_timeout
+        try:
+            if kind == "length":
+                return self.read_exact(length, deadline)
+            return self.read_chunked(deadline)
+        except socket.timeout:
+            raise SimError(408, "The request body did not arrive within %gs" % self.server.read_timeout, close=True)
+        finally:
+            try:
+                self.connection.settimeout(self.server.read_timeout)
+            except OSError:
+                pass
+
+    def read_exact(self, length, deadline):
+        parts, left = [], length
+        while left:
+            self.connection.settimeout(max(0.01, deadline - time.time()))
+            chunk = self.rfile.read1(min(left, 65536))
+            if not chunk:
+                raise SimError(400, "The request body ended after %d of %d bytes" % (length - left, length), close=True)
+            parts.append(chunk)
+            left -= len(chunk)
+            if left and time.time() >= deadline:
+                raise socket.timeout("body deadline")
+        return b"".join(parts)
+
+    def read_line(self, deadline):
+        self.connection.settimeout(max(0.01, deadline - time.time()))
+        line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if not line.endswith(b"\n"):
+            raise SimError(400, "Malformed chunked body: a line is cut or longer than %d bytes" % MAX_LINE_BYTES, close=True)
+        return line
+
+    def read_chunked(self, deadline):
+        parts, total = [], 0
+        while True:
+            size = self.read_line(deadline).split(b";", 1)[0].strip()
+            if not re.match(rb"^[0-9A-Fa-f]{1,16}$", size):
+                raise SimError(400, "Malformed chunked body: chunk size %s is not hexadecimal" % printable(size.decode("latin-1"), 30), close=True)
+            size = int(size, 16)
+            if total + size > MAX_BODY_BYTES:
+                raise SimError(413, "The request body is larger than %d bytes" % MAX_BODY_BYTES, close=True)
+            if not size:
+                break
+            parts.append(self.read_exact(size, deadline))
+            total += size
+            if self.read_exact(2, deadline) != b"\r\n":
+                raise SimError(400, "Malformed chunked body: a chunk is longer than its size", close=True)
+        for _trailer in range(64):
+            if self.read_line(deadline) in (b"\r\n", b"\n"):
+                return b"".join(parts)
+        raise SimError(400, "Malformed chunked body: too many trailer lines", close=True)
+
+    def finish(self):
+        BaseHTTPRequestHandler.finish(self)
+        if self.drain:
+            self.discard_input()
+
+    def discard_input(self):
+        """After an answer that closes the connection: stop sending, and read what the client still sends
+        for a moment, so that closing does not reset the connection before it has read the answer."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline, read = time.time() + DRAIN_SECONDS, 0
+            while read < DRAIN_BYTES and time.time() < deadline:
+                self.connection.settimeout(max(0.01, deadline - time.time()))
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                read += len(chunk)
+        except OSError:
+            pass
+
+    # responses
 
     def send_bytes(self, status, body, content_type="application/json"):
         self.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if status == 405:
+            self.send_header("Allow", ", ".join(getattr(self, "allow", ())))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        self.headers_sent = True
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def send_json(self, status, data):
         self.send_bytes(status, json.dumps(data).encode("utf-8"))
 
     def send_error_json(self, status, message):
-        self.send_json(status, {"object": "error", "message": message, "type": "BadRequestError" if status < 500 else "InternalServerError", "code": status})
+        # SGLang's ErrorResponse (entrypoints/openai/protocol.py)
+        kind = "BadRequestError" if status < 500 else "InternalServerError"
+        self.send_json(status, {"object": "error", "message": message, "type": kind, "param": None, "code": status})
 
 
 class BootstrapHandler(BaseHandler):
     """The prefill's bootstrap port: health, and the rooms decodes pull."""
+
+    ROUTES = {"/health": ("GET",), "/route": ("GET",)}
+
+    def methods_of(self, path):
+        if re.match(r"^/kv/[^/]+$", path):
+            return ("GET",)
+        return self.ROUTES.get(path)
 
     def route(self, method, path, query, raw):
         engine = self.server.engine
@@ -642,27 +1168,53 @@ class BootstrapHandler(BaseHandler):
             return self.send_bytes(200, b"OK", "text/plain")
         if path == "/route":
             return self.send_json(200, {"role": "prefill", "tp_size": engine.args.tp_size, "simulator": True})
-        match = re.match(r"^/kv/([^/]+)$", path)
-        if match and method == "GET":
-            timeout = min(float((query.get("timeout") or [engine.kv_timeout])[0]), engine.kv_timeout)
-            record = engine.kv.pull(urllib.parse.unquote(match.group(1)), timeout, (query.get("puller") or ["?"])[0])
-            if record is None:
-                return self.send_error_json(408, "room %s not published within %gs" % (match.group(1), timeout))
-            return self.send_json(200, record)
-        raise SimError(404, "Not Found")
+        room = urllib.parse.unquote(path[len("/kv/") :])
+        if not re.match(r"^[0-9]{1,20}$", room):
+            raise bad("room %s is not a bootstrap room id (a non-negative integer)" % printable(room, 40))
+        timeout = engine.kv_timeout
+        if "timeout" in query:
+            text = query["timeout"][-1]
+            try:
+                timeout = float(text)
+            except ValueError:
+                timeout = float("nan")
+            if not math.isfinite(timeout) or timeout < 0:
+                raise bad("timeout %s is not a finite number of seconds >= 0" % printable(text, 40))
+        timeout = min(timeout, engine.kv_timeout)
+        record = engine.kv.pull(room, timeout, printable((query.get("puller") or ["?"])[-1], 100))
+        if record is None:
+            return self.send_error_json(408, "room %s not published within %gs" % (room, timeout))
+        return self.send_json(200, record)
 
 
 class RankHealthHandler(BaseHandler):
     """Ranks > 0: like SGLang's launch_dummy_health_check_server, health only on --port."""
 
+    ROUTES = {"/health": ("GET",), "/health_generate": ("GET",), "/ping": ("GET",)}
+
     def route(self, method, path, query, raw):
-        if path in ("/health", "/health_generate", "/ping"):
-            return self.send_bytes(200, b"", "text/plain")
-        raise SimError(404, "Not Found")
+        return self.send_bytes(200, b"", "text/plain")
 
 
 class WorkerHandler(BaseHandler):
     """The SGLang worker HTTP API."""
+
+    # The methods SGLang's FastAPI routes take (entrypoints/http_server.py).
+    ROUTES = {
+        "/health": ("GET",),
+        "/health_generate": ("GET",),
+        "/ready": ("GET",),
+        "/get_server_info": ("GET",),
+        "/server_info": ("GET",),
+        "/get_model_info": ("GET",),
+        "/model_info": ("GET",),
+        "/v1/models": ("GET",),
+        "/metrics": ("GET",),
+        "/flush_cache": ("GET", "POST"),
+        "/generate": ("POST", "PUT"),
+        "/v1/completions": ("POST",),
+        "/v1/chat/completions": ("POST",),
+    }
 
     def authorized(self, path):
         key = self.server.engine.args.api_key
@@ -670,10 +1222,20 @@ class WorkerHandler(BaseHandler):
             return True
         return self.headers.get("Authorization", "") == "Bearer %s" % key
 
-    def route(self, method, path, query, raw):
-        engine = self.server.engine
+    def dispatch(self, method, path, query, raw):
         if not self.authorized(path):
             return self.send_json(401, {"error": "Unauthorized"})
+        return BaseHandler.dispatch(self, method, path, query, raw)
+
+    def not_found(self):
+        return self.send_json(404, {"detail": "Not Found"})  # FastAPI's
+
+    def not_allowed(self, methods):
+        self.allow = methods
+        return self.send_json(405, {"detail": "Method Not Allowed"})
+
+    def route(self, method, path, query, raw):
+        engine = self.server.engine
         if path in ("/health", "/health_generate", "/ready"):
             return self.send_bytes(200 if engine.ready() else 503, b"")
         if path in ("/get_server_info", "/server_info"):
@@ -687,19 +1249,15 @@ class WorkerHandler(BaseHandler):
         if path == "/flush_cache":
             engine.count(flush_cache=1)
             return self.send_bytes(200, b"Cache flushed.\n", "text/plain")
+        if not engine.ready():
+            raise SimError(503, "The server is not ready yet (model loading or ranks joining)")
+        if not raw.strip():
+            raise bad("The request body is empty: send a JSON object")
+        body = parse_json(raw)
+        if not isinstance(body, dict):
+            raise bad("The request body must be a JSON object, got %s" % describe(body))
         generators = {"/generate": self.generate, "/v1/completions": self.completions, "/v1/chat/completions": self.chat}
-        if path in generators and method in ("POST", "PUT"):
-            if not engine.ready():
-                raise SimError(503, "The server is not ready yet (model loading or ranks joining)")
-            try:
-                body = json.loads(raw.decode("utf-8") or "{}")
-            except ValueError as exc:
-                raise SimError(400, "Invalid JSON body: %s" % exc)
-            if not isinstance(body, dict):
-                raise SimError(400, "The request body must be a JSON object")
-            return generators[path](body)
-        self.status = 404
-        return self.send_json(404, {"detail": "Not Found"})
+        return generators[path](body)
 
     # informational endpoints
 
@@ -744,7 +1302,7 @@ class WorkerHandler(BaseHandler):
             "created": int(engine.started),
             "owned_by": "sglang",
             "root": engine.model_name,
-            "max_model_len": engine.args.context_length or 131072,
+            "max_model_len": engine.context_length,
         }
 
     def metrics(self):
@@ -772,6 +1330,7 @@ class WorkerHandler(BaseHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self.headers_sent = True
 
     def sse(self, data):
         payload = ("data: %s\n\n" % (data if isinstance(data, str) else json.dumps(data))).encode("utf-8")
@@ -783,9 +1342,10 @@ class WorkerHandler(BaseHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def run_stream(self, seed, prompt_tokens, max_tokens, pd, chunk):
-        """Stream: headers go out only once generation started, so PD errors keep their status."""
-        state = {"started": False}
+    def run_stream(self, seed, prompt_tokens, max_tokens, pd, chunk, state=None):
+        """Stream: headers go out only once generation started, so PD errors keep their status.
+        STATE ({"started": bool}) is shared by the choices of one response."""
+        state = {"started": False} if state is None else state
 
         def emit(index, token):
             if not state["started"]:
@@ -803,20 +1363,25 @@ class WorkerHandler(BaseHandler):
             return None
         if not state["started"]:  # max_tokens 0: nothing emitted, still a (short) stream
             self.start_stream()
+            state["started"] = True
         return ids
 
     def generate(self, body):
         engine = self.server.engine
-        sampling = body.get("sampling_params") or {}
-        max_tokens = token_limit(sampling.get("max_new_tokens"), "max_new_tokens")
-        prompt = body.get("input_ids") if body.get("input_ids") is not None else body.get("text")
-        batch = isinstance(prompt, list) and prompt and not isinstance(prompt[0], int)
-        prompts = prompt if batch else [prompt]
+        check_fields(body, GENERATE_FIELDS)
+        prompts, batch = generate_prompts(body)
+        check_batch_fields(body, len(prompts))
+        sampling = generate_sampling(body, len(prompts))
         rid = body.get("rid") or uuid.uuid4().hex
+        rids = rid if isinstance(rid, list) else [rid] * len(prompts)
+        work = []
+        for index, prompt in enumerate(prompts):
+            seed, prompt_tokens = prompt_of(prompt)
+            work.append((seed, prompt_tokens, token_budget(prompt_tokens, sampling[index].get("max_new_tokens"), engine.context_length)))
 
-        def meta(prompt_tokens, count, started):
+        def meta(index, prompt_tokens, count, started):
             return {
-                "id": rid,
+                "id": rids[index],
                 "finish_reason": {"type": "length", "length": count},
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": count,
@@ -825,33 +1390,52 @@ class WorkerHandler(BaseHandler):
             }
 
         if body.get("stream") and not batch:
-            seed, prompt_tokens = prompt_of(prompts[0])
+            seed, prompt_tokens, max_tokens = work[0]
             started, words = time.time(), []
 
             def chunk(index, token):
                 words.append(VOCAB[token])
-                return {"text": " ".join(words), "output_ids": [token], "meta_info": meta(prompt_tokens, index + 1, started)}
+                return {"text": " ".join(words), "output_ids": [token], "meta_info": meta(0, prompt_tokens, index + 1, started)}
 
             if self.run_stream(seed, prompt_tokens, max_tokens, engine.pd_fields(body), chunk) is not None:
                 self.end_stream()
             return None
         results = []
-        for index, one in enumerate(prompts):
-            seed, prompt_tokens = prompt_of(one)
+        for index, (seed, prompt_tokens, max_tokens) in enumerate(work):
             started = time.time()
             ids = engine.run(seed, prompt_tokens, max_tokens, engine.pd_fields(body, index))
-            results.append({"text": " ".join(VOCAB[t] for t in ids), "output_ids": ids, "meta_info": meta(prompt_tokens, len(ids), started)})
+            results.append({"text": " ".join(VOCAB[t] for t in ids), "output_ids": ids, "meta_info": meta(index, prompt_tokens, len(ids), started)})
         return self.send_json(200, results if batch else results[0])
 
     def openai(self, body, kind):
         engine = self.server.engine
         if kind == "chat":
-            seed, prompt_tokens = prompt_of(body.get("messages") or [])
+            if "messages" not in body:
+                raise bad("messages: Field required")
+            check_fields(body, CHAT_FIELDS)
+            seed, prompt_tokens = prompt_of(as_messages(body["messages"]))
+            # SGLang: max_new_tokens = max_completion_tokens or max_tokens
+            requested = body.get("max_completion_tokens") or body.get("max_tokens")
+            if requested is not None and requested < 0:
+                raise bad("max_new_tokens must be at least 0, got %d." % requested)
         else:
-            prompt = body.get("prompt")
-            seed, prompt_tokens = prompt_of(prompt[0] if isinstance(prompt, list) and prompt and isinstance(prompt[0], str) else prompt)
-        name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-        max_tokens = token_limit(body.get(name), name)
+            if "prompt" not in body:
+                raise bad("prompt: Field required")
+            check_fields(body, COMPLETION_FIELDS)
+            prompt = as_prompt(body["prompt"])
+            seed, prompt_tokens = prompt_of(prompt[0] if isinstance(prompt, list) and isinstance(prompt[0], (str, list)) else prompt)
+            requested = body.get("max_tokens", DEFAULT_MAX_TOKENS)
+            if requested <= 0:
+                raise bad("max_tokens must be positive")
+        n = body.get("n", 1)
+        if not 1 <= n <= MAX_CHOICES:
+            raise bad("n must be between 1 and %d, got %d" % (MAX_CHOICES, n))
+        if n > 1 and engine.mode != "null":
+            raise bad("n > 1 is not supported with PD disaggregation by the engine simulator")
+        check_batch_fields(body, 1)
+        max_tokens = token_budget(prompt_tokens, requested, engine.context_length)
+        # choice 0 continues the prompt as a single completion does; the others differ
+        seeds = [seed] + ["%s\0choice %d" % (seed, choice) for choice in range(1, n)]
         pd = engine.pd_fields(body)
         rid = "%s-%s" % ("chatcmpl" if kind == "chat" else "cmpl", uuid.uuid4().hex)
         obj = "chat.completion" if kind == "chat" else "text_completion"
@@ -861,38 +1445,47 @@ class WorkerHandler(BaseHandler):
         def usage(count):
             return {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
 
-        def envelope(choice, chunk=False):
-            return {"id": rid, "object": obj + (".chunk" if chunk and kind == "chat" else ""), "created": created, "model": model, "choices": [choice]}
+        def envelope(choices, chunk=False):
+            return {"id": rid, "object": obj + (".chunk" if chunk and kind == "chat" else ""), "created": created, "model": model, "choices": choices}
+
+        def last(choice):
+            if kind == "chat":
+                return {"index": choice, "delta": {}, "finish_reason": "length"}
+            return {"index": choice, "text": "", "finish_reason": "length"}
 
         if body.get("stream"):
-            final = {"count": 0}
+            state, counts = {"started": False}, [0] * n
+            for choice in range(n):
 
-            def chunk(index, token):
-                final["count"] = index + 1
-                text = VOCAB[token] if index == 0 else " " + VOCAB[token]
-                if kind == "chat":
-                    delta = {"role": "assistant", "content": text} if index == 0 else {"content": text}
-                    return envelope({"index": 0, "delta": delta, "finish_reason": None}, chunk=True)
-                return envelope({"index": 0, "text": text, "logprobs": None, "finish_reason": None}, chunk=True)
+                def chunk(index, token, choice=choice):
+                    counts[choice] = index + 1
+                    text = VOCAB[token] if index == 0 else " " + VOCAB[token]
+                    if kind == "chat":
+                        delta = {"role": "assistant", "content": text} if index == 0 else {"content": text}
+                        return envelope([{"index": choice, "delta": delta, "finish_reason": None}], chunk=True)
+                    return envelope([{"index": choice, "text": text, "logprobs": None, "finish_reason": None}], chunk=True)
 
-            if self.run_stream(seed, prompt_tokens, max_tokens, pd, chunk) is None:
-                return None
-            last = {"index": 0, "delta": {}, "finish_reason": "length"} if kind == "chat" else {"index": 0, "text": "", "finish_reason": "length"}
-            self.sse(envelope(last, chunk=True))
+                if self.run_stream(seeds[choice], prompt_tokens, max_tokens, pd, chunk, state) is None:
+                    return None
+            for choice in range(n):
+                self.sse(envelope([last(choice)], chunk=True))
             if (body.get("stream_options") or {}).get("include_usage"):
-                tail = envelope(last, chunk=True)
-                tail["choices"], tail["usage"] = [], usage(final["count"])
+                tail = envelope([], chunk=True)
+                tail["usage"] = usage(sum(counts))
                 self.sse(tail)
             self.end_stream()
             return None
-        ids = engine.run(seed, prompt_tokens, max_tokens, pd)
-        text = " ".join(VOCAB[t] for t in ids)
-        if kind == "chat":
-            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": "length"}
-        else:
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "length"}
-        response = envelope(choice)
-        response["usage"] = usage(len(ids))
+        choices, generated = [], 0
+        for choice in range(n):
+            ids = engine.run(seeds[choice], prompt_tokens, max_tokens, pd)
+            generated += len(ids)
+            text = " ".join(VOCAB[t] for t in ids)
+            if kind == "chat":
+                choices.append({"index": choice, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": "length"})
+            else:
+                choices.append({"index": choice, "text": text, "logprobs": None, "finish_reason": "length"})
+        response = envelope(choices)
+        response["usage"] = usage(generated)
         return self.send_json(200, response)
 
     def chat(self, body):
@@ -903,6 +1496,25 @@ class WorkerHandler(BaseHandler):
 
 
 # --- multi-node ranks ---------------------------------------------------------------------------
+# Ranks 1..N-1 connect to rank 0 on the --dist-init-addr port and send one line of JSON, the hello:
+# their node rank and the settings that make the instance (rank_hello). Rank 0 refuses, with one
+# "ERR <reason>" line, a hello that is not a JSON object of at most MAX_HELLO_BYTES, one that does
+# not arrive within HELLO_TIMEOUT_S, a rank outside 1..N-1 or already joined, and a rank of another
+# instance: one whose dist-init-addr, model, nnodes, parallel sizes or disaggregation mode differ.
+
+MAX_HELLO_BYTES = 16 * 1024
+# (args attribute, name in messages): what every rank of one instance shares (the plan gives them the same)
+INSTANCE_FIELDS = (
+    ("nnodes", "nnodes"),
+    ("dist_init_addr", "dist-init-addr"),
+    ("model_path", "model"),
+    ("disaggregation_mode", "disaggregation mode"),
+    ("tp_size", "tp size"),
+    ("pp_size", "pp size"),
+    ("dp_size", "dp size"),
+    ("ep_size", "ep size"),
+    ("enable_dp_attention", "dp attention"),
+)
 
 
 def split_addr(addr):
@@ -910,11 +1522,59 @@ def split_addr(addr):
     return host.strip("[]"), int(port)
 
 
+def rank_hello(args):
+    """The hello a rank > 0 sends rank 0: its node rank, and what identifies its instance."""
+    hello = dict((name, getattr(args, name, None)) for name, _label in INSTANCE_FIELDS)
+    hello["node_rank"] = args.node_rank
+    return hello
+
+
+def read_hello_line(conn, timeout, limit=MAX_HELLO_BYTES):
+    """The first line CONN sends, within TIMEOUT seconds in all; (line, None) or (None, problem)."""
+    deadline, data = time.time() + timeout, b""
+    while b"\n" not in data:
+        if len(data) > limit:
+            return None, "hello larger than %d bytes" % limit
+        left = deadline - time.time()
+        if left <= 0:
+            return None, "no hello within %gs" % timeout
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(4096)
+        except socket.timeout:
+            return None, "no hello within %gs" % timeout
+        if not chunk:
+            return None, "connection closed before a hello"
+        data += chunk
+    line = data.split(b"\n", 1)[0]
+    if len(line) > limit:
+        return None, "hello larger than %d bytes" % limit
+    return line, None
+
+
+def close_after(conn, reply):
+    """Send REPLY, stop sending, and discard what the peer still sends for a moment before closing,
+    so that the close does not reset the connection before the peer has read REPLY."""
+    try:
+        conn.sendall(reply)
+        conn.shutdown(socket.SHUT_WR)
+        deadline = time.time() + DRAIN_SECONDS
+        while time.time() < deadline:
+            conn.settimeout(max(0.01, deadline - time.time()))
+            if not conn.recv(65536):
+                break
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
 class RankServer(object):
     """Rank 0 of a multi-node instance: waits for ranks 1..N-1 on the --dist-init-addr port."""
 
-    def __init__(self, args):
+    def __init__(self, args, hello_timeout=10.0):
         self.args = args
+        self.hello_timeout = hello_timeout
         self.members = {}
         self.lock = threading.Lock()
         port = split_addr(args.dist_init_addr)[1]
@@ -938,50 +1598,69 @@ class RankServer(object):
                 conn, peer = self.sock.accept()
             except OSError:
                 return
+            # One thread per connection, each with its own hello deadline: a silent peer holds no one up.
             threading.Thread(target=self.member, args=(conn, peer), daemon=True).start()
 
-    def member(self, conn, peer):
-        conn.settimeout(10)
+    def check_hello(self, line):
+        """(node rank, None) for a hello of a rank of this instance, else (None, the reason)."""
         try:
-            hello = json.loads(conn.makefile("r").readline() or "{}")
-        except (OSError, ValueError):
+            hello = json.loads(line.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+        except UnicodeDecodeError:
+            return None, "malformed hello: not UTF-8"
+        except (ValueError, RecursionError) as exc:
+            return None, "malformed hello: not JSON (%s)" % printable(str(exc), 80)
+        if not isinstance(hello, dict):
+            return None, "malformed hello: %s, not a JSON object" % describe(hello)
+        for name, label in INSTANCE_FIELDS:
+            ours = getattr(self.args, name, None)
+            if name not in hello:
+                return None, "the hello has no %s (a rank of another version?)" % label
+            if hello[name] != ours or isinstance(hello[name], bool) != isinstance(ours, bool):
+                return None, "%s %s differs from rank 0's %s" % (label, printable(hello[name], 80), printable(ours, 80))
+        rank = hello.get("node_rank")
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 < rank < self.args.nnodes:
+            return None, "node rank %s is outside 1..%d" % (printable(json.dumps(rank), 40), self.args.nnodes - 1)
+        return rank, None
+
+    def member(self, conn, peer):
+        try:
+            line, problem = read_hello_line(conn, self.hello_timeout)
+            rank = None
+            if problem is None:
+                rank, problem = self.check_hello(line)
+            with self.lock:
+                if problem is None and rank in self.members:
+                    problem = "node rank %d already joined from %s" % (rank, self.members[rank])
+                if problem is None:
+                    self.members[rank] = peer[0]
+        except OSError as exc:
+            log("rank 0: connection from %s failed: %s" % (peer[0], exc))
             conn.close()
             return
-        rank = hello.get("node_rank")
-        problem = None
-        if hello.get("nnodes") != self.args.nnodes:
-            problem = "nnodes %s differs from rank 0's %s" % (hello.get("nnodes"), self.args.nnodes)
-        elif hello.get("model_path") != self.args.model_path:
-            problem = "model %s differs from rank 0's %s" % (hello.get("model_path"), self.args.model_path)
-        elif not isinstance(rank, int) or not 0 < rank < self.args.nnodes:
-            problem = "node rank %r is outside 1..%d" % (rank, self.args.nnodes - 1)
-        with self.lock:
-            if problem is None and rank in self.members:
-                problem = "node rank %d already joined from %s" % (rank, self.members[rank])
-            if problem is None:
-                self.members[rank] = peer[0]
         if problem:
             log("rank 0: refused %s: %s" % (peer[0], problem))
-            conn.sendall(("ERR %s\n" % problem).encode("utf-8"))
-            conn.close()
+            close_after(conn, ("ERR %s\n" % printable(problem, 300)).encode("utf-8"))
             return
-        conn.sendall(b"OK\n")
-        log("rank 0: node rank %d joined from %s (%d/%d ranks)" % (rank, peer[0], len(self.joined()) + 1, self.args.nnodes))
-        conn.settimeout(None)
         try:
+            conn.sendall(b"OK\n")
+            log("rank 0: node rank %d joined from %s (%d/%d ranks)" % (rank, peer[0], len(self.joined()) + 1, self.args.nnodes))
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            conn.settimeout(None)
             while conn.recv(64):
                 pass
         except OSError:
             pass
+        finally:
+            conn.close()
         with self.lock:
             self.members.pop(rank, None)
         log("rank 0: node rank %d left" % rank)
 
 
-def follow_rank0(args, stop):
-    """Ranks > 0: connect to rank 0 (retrying until it is up), then stay until it goes away."""
+def follow_rank0(args, stop, hello_timeout=10.0):
+    """Ranks > 0: connect to rank 0 (retrying until it is up and answers), then stay until it goes away."""
     host, port = split_addr(args.dist_init_addr)
-    hello = json.dumps({"node_rank": args.node_rank, "nnodes": args.nnodes, "model_path": args.model_path}) + "\n"
+    hello = (json.dumps(rank_hello(args)) + "\n").encode("utf-8")
     attempt = 0
     while not stop.is_set():
         try:
@@ -992,10 +1671,20 @@ def follow_rank0(args, stop):
             attempt += 1
             stop.wait(0.5)
             continue
-        conn.sendall(hello.encode("utf-8"))
-        reply = conn.makefile("r").readline().strip()
+        try:
+            conn.sendall(hello)
+            reply, problem = read_hello_line(conn, hello_timeout, limit=4096)
+        except OSError as exc:
+            reply, problem = None, "connection failed (%s)" % exc
+        if reply is None and problem != "connection closed before a hello":
+            log("node rank %d: no answer from rank 0 at %s: %s; retrying" % (args.node_rank, args.dist_init_addr, problem))
+            conn.close()
+            stop.wait(0.5)
+            continue
+        reply = printable((reply or b"").decode("utf-8", "replace").strip(), 300)
         if reply != "OK":
             log("node rank %d: rank 0 refused the join: %s" % (args.node_rank, reply or "connection closed"))
+            conn.close()
             return 1
         log("node rank %d: joined rank 0 at %s" % (args.node_rank, args.dist_init_addr))
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -1008,8 +1697,8 @@ def follow_rank0(args, stop):
                 continue
             except OSError:
                 break
+        conn.close()
         if stop.is_set():
-            conn.close()
             return 0
         log("node rank %d: rank 0 at %s went away; exiting" % (args.node_rank, args.dist_init_addr))
         return 1
@@ -1038,6 +1727,9 @@ def main(argv=None):
         "sglang engine simulator (parser of SGLang %s): model %s, tp %s, nnodes %s, node rank %s, disaggregation %s"
         % (SPEC.get("sglang"), args.model_path, args.tp_size, args.nnodes, args.node_rank, args.disaggregation_mode)
     )
+    if args.context_length is not None and (human_readable_int(args.context_length) or 0) <= 0:
+        sys.stderr.write("sglang simulator: argument --context-length: invalid human_readable_int value: %r\n" % args.context_length)
+        return 2
     if args.nnodes > 1 and not args.dist_init_addr:
         sys.stderr.write("sglang simulator: --dist-init-addr is required when --nnodes > 1\n")
         return 2
@@ -1048,22 +1740,24 @@ def main(argv=None):
         return 2
     if ib_devices:
         log("KV transfer devices: %s" % ", ".join("GPU %d %s" % item for item in sorted(ib_devices.items())))
+    read_timeout = max(env_float("GPUFLEET_SIMULATOR_READ_TIMEOUT_S", 10), 0.1)
+    hello_timeout = max(env_float("GPUFLEET_SIMULATOR_HELLO_TIMEOUT_S", 10), 0.1)
     if args.nnodes > 1 and args.node_rank > 0:
         # Like SGLang 0.5.23 (engine.py: launch_dummy_health_check_server): ranks > 0 answer health only.
-        health = Server((args.host, args.port), RankHealthHandler, None)
+        health = Server((args.host, args.port), RankHealthHandler, None, read_timeout)
         serve(health, "rank-health")
         try:
-            return follow_rank0(args, stop)
+            return follow_rank0(args, stop, hello_timeout)
         finally:
             health.shutdown()
             health.server_close()
     engine = Engine(args)
     if args.nnodes > 1:
-        engine.ranks = RankServer(args)
-    servers = [Server((args.host, args.port), WorkerHandler, engine)]
+        engine.ranks = RankServer(args, hello_timeout)
+    servers = [Server((args.host, args.port), WorkerHandler, engine, read_timeout)]
     log("HTTP on %s:%d" % (args.host, args.port))
     if engine.mode == "prefill":
-        servers.append(Server((args.host, args.disaggregation_bootstrap_port), BootstrapHandler, engine))
+        servers.append(Server((args.host, args.disaggregation_bootstrap_port), BootstrapHandler, engine, read_timeout))
         log("prefill bootstrap on %s:%d" % (args.host, args.disaggregation_bootstrap_port))
     for index, server in enumerate(servers):
         serve(server, "http-%d" % index)

@@ -59,6 +59,66 @@ def post_json(url: str, body, headers=None, timeout: float = 30):
     return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
 
 
+def raw_exchange(port: int, data: bytes, timeout: float = 5.0, host: str = "127.0.0.1") -> Tuple[Optional[int], Dict[str, str], bytes, bool]:
+    """Send DATA as is on a fresh connection and read one response.
+
+    (status, headers with lower-case names, body, closed): status None when nothing came back within
+    TIMEOUT; closed is True when the server closed the connection after the response.
+    """
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_response(sock, timeout)
+
+
+def read_response(sock: socket.socket, timeout: float = 5.0) -> Tuple[Optional[int], Dict[str, str], bytes, bool]:
+    """One HTTP/1.1 response from SOCK (see raw_exchange)."""
+    deadline = time.time() + timeout
+    buffer = b""
+
+    def more() -> bool:
+        nonlocal buffer
+        left = deadline - time.time()
+        if left <= 0:
+            return False
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            return False
+        buffer += chunk
+        return bool(chunk)
+
+    while b"\r\n\r\n" not in buffer:
+        if not more():
+            return None, {}, buffer, True
+    head, _sep, buffer = buffer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _colon, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(buffer) < length and more():
+        pass
+    body, rest = buffer[:length], buffer[length:]
+    closed = headers.get("connection", "").lower() == "close"
+    if not rest:
+        sock.settimeout(0.5)
+        try:
+            closed = sock.recv(1) == b"" or closed
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed = True
+    return status, headers, body, closed
+
+
+def thread_count(proc: "Proc") -> int:
+    """Threads of a running simulator (Linux /proc)."""
+    return len(os.listdir("/proc/%d/task" % proc.popen.pid))
+
+
 def sse_events(raw: bytes) -> List[str]:
     return [line[len("data: ") :] for line in raw.decode().splitlines() if line.startswith("data: ")]
 

@@ -171,3 +171,18 @@ def test_a_missing_release_spec_falls_back_to_the_newest(simulator_module, monke
     monkeypatch.setenv("GPUFLEET_SIMULATOR_ARGS_SPEC", str(SPEC_DIR / "0.0.1.json"))
     assert simulator_module.load_spec()["sglang"] == "0.5.23"
     assert "no parser spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("4096", 4096), ("128k", 128000), ("25.6k", 25600), ("1M", 1000000), ("128Ki", 131072), (" 2Ki ", 2048),
+    ("1.5Ki", None), ("abc", None), ("12kb", None), ("", None),
+])  # fmt: skip
+def test_context_length_reads_like_sglang(simulator_module, text, tokens):
+    """SGLang 0.5.23 reads --context-length with human_readable_int (SI and IEC suffixes)."""
+    assert simulator_module.human_readable_int(text) == tokens
+
+
+def test_an_unreadable_context_length_exits_2():
+    result = subprocess.run([sys.executable, str(SIMULATOR), "--model-path", "m", "--context-length", "lots"],
+                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert result.returncode == 2 and "--context-length: invalid human_readable_int value: 'lots'" in result.stderr

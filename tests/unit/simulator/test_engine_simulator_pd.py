@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from simulator_harness import free_port, get_json, http, post_json, sse_events
@@ -108,3 +110,29 @@ def test_health_generate_style_request_needs_no_transfer(pair):
     body = {"input_ids": [0], "sampling_params": {"max_new_tokens": 1}, "bootstrap_host": "2.2.2.2", "bootstrap_room": 0}
     for role in ("prefill", "decode"):
         assert post_json(pair[role] + "/generate", body)[0] == 200, role
+
+
+def test_decode_pointed_at_another_server_names_it(pair):
+    """A bootstrap address that answers 200 with something else than a room (a wrong pairing): the decode
+    fails the request with its reason, as for no answer at all, and serves the next one."""
+
+    class Other(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"[1, 2]"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        status, reply = post_json(pair["decode"] + "/generate", pd_body(pair, {"text": "lost"}, room=99, port=other.server_address[1]))
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert status == 500 and "the answer is not a bootstrap room" in reply["message"], reply
+    test_health_generate_style_request_needs_no_transfer(pair)
