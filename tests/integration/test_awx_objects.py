@@ -216,6 +216,53 @@ def check_survey_spec(spec) -> list:
     return problems
 
 
+# Free text reaches a unit's ExecStart or environment through the plan; AWX cannot apply a pattern to
+# an answer, only lengths (text) or a range (integer, float). So a question whose variable the plan
+# reads is a choice, a bounded number, or a single-line text with a minimum and a maximum length.
+MAX_TEXT_ANSWER = 4096  # the plan's own bound on any string (plugins/module_utils/_input_rules.py MAX_STRING)
+
+
+def check_constrained(question, where: str) -> list:
+    """Problems of QUESTION as a way into the plan: free text, a multi-line or unbounded answer."""
+    qtype = question.get("type")
+    if qtype in ("multiplechoice", "multiselect"):
+        return [] if _choices(question) else ["%s: a %s question without choices" % (where, qtype)]
+    if qtype in ("integer", "float"):
+        missing = [key for key in ("min", "max") if question.get(key) is None]
+        return ["%s: %s question needs %s" % (where, qtype, " and ".join(missing))] if missing else []
+    if qtype != "text":
+        return ["%s: type %s lets free text (or several lines) into the plan; ask a text or a choice" % (where, qtype)]
+    problems = []
+    low, high = question.get("min"), question.get("max")
+    if not isinstance(high, int) or isinstance(high, bool) or not 1 <= high <= MAX_TEXT_ANSWER:
+        problems.append("%s: a text question needs a max length between 1 and %d, got %r" % (where, MAX_TEXT_ANSWER, high))
+    if not isinstance(low, int) or isinstance(low, bool) or low < 1:
+        problems.append("%s: a text question needs a min length of at least 1 (a blank answer is no value), got %r" % (where, low))
+    elif isinstance(high, int) and low > high:
+        problems.append("%s: min length %d is above max length %d" % (where, low, high))
+    return problems
+
+
+def check_answer(question: Mapping, answers: Mapping) -> list:
+    """AWX's launch-time check of one survey answer (SurveyJobTemplateMixin._survey_element_validation)."""
+    variable = question["variable"]
+    if variable not in answers:
+        return ["'%s' value missing" % variable] if question["required"] else []
+    value = answers[variable]
+    if question["type"] in ("text", "textarea", "password"):
+        if not isinstance(value, str):
+            return ["Value %s for '%s' expected to be a string." % (value, variable)]
+        problems = []
+        if question.get("min") not in ("", None) and len(value) < int(question["min"]):
+            problems.append("'%s' value %s is too small (length is %s must be at least %s)." % (variable, value, len(value), question["min"]))
+        if question.get("max") not in ("", None) and len(value) > int(question["max"]):
+            problems.append("'%s' value %s is too large (must be no more than %s)." % (variable, value, question["max"]))
+        return problems
+    if question["type"] == "multiplechoice" and value not in _choices(question):
+        return ["Value %s for '%s' expected to be one of %s." % (value, variable, _choices(question))]
+    return []
+
+
 def check_rendered(module: str, args: Mapping) -> list:
     """Everything checkable about one rendered awx.awx task."""
     problems = check_module_args(module, args)
@@ -503,6 +550,47 @@ def test_a_malformed_survey_is_refused(objects, mutation, expected):
     assert any(expected in problem for problem in problems), problems
 
 
+def test_every_survey_question_is_a_choice_or_bounded(objects):
+    """No free text reaches a unit: every question is a choice or a text with a min and max length."""
+    questions = objects["awx_survey_questions"]
+    problems = [p for key, question in questions.items() for p in check_constrained(question, key)]
+    assert problems == [], problems
+    text = [key for key, question in questions.items() if question["type"] == "text"]
+    assert text == ["model"]  # the only text question: the model id or path
+
+
+def test_the_model_question_says_what_it_takes(objects):
+    model = objects["awx_survey_questions"]["model"]
+    assert (model["variable"], model["type"], model["min"], model["max"]) == ("sglang_model_path", "text", 1, 256)
+    description = model["question_description"]
+    assert "org/name" in description and "absolute path" in description and "256" in description, description
+    # AWX applies the lengths at launch; an unanswered optional question passes and keeps the inventory's model.
+    assert check_answer(model, {}) == []
+    assert check_answer(model, {"sglang_model_path": "Qwen/Qwen2.5-7B-Instruct"}) == []
+    assert check_answer(model, {"sglang_model_path": "/models/qwen2.5-7b"}) == []
+    assert check_answer(model, {"sglang_model_path": ""}) != []
+    assert check_answer(model, {"sglang_model_path": "x" * 257}) != []
+    assert check_answer(model, {"sglang_model_path": ["Qwen/Qwen2.5-7B-Instruct"]}) != []
+
+
+@pytest.mark.parametrize("mutation, expected", [
+    (lambda q: q.pop("max"), "needs a max length"),
+    (lambda q: q.update(max=100000), "needs a max length between 1 and 4096"),
+    (lambda q: q.pop("min"), "needs a min length of at least 1"),
+    (lambda q: q.update(min=0), "needs a min length of at least 1"),
+    (lambda q: q.update(min=300), "min length 300 is above max length 256"),
+    (lambda q: q.update(type="textarea"), "type textarea lets free text"),
+    (lambda q: q.update(type="password"), "type password lets free text"),
+    (lambda q: (q.update(type="integer"), q.pop("max")), "integer question needs max"),
+    (lambda q: q.update(type="multiplechoice", choices=[]), "without choices"),
+])
+def test_an_unbounded_question_is_refused(objects, mutation, expected):
+    question = copy.deepcopy(objects["awx_survey_questions"]["model"])
+    mutation(question)
+    problems = check_constrained(question, "model")
+    assert any(expected in problem for problem in problems), problems
+
+
 def test_job_templates_cover_exactly_the_playbooks_that_exist(objects):
     existing = {p.relative_to(ROOT).as_posix() for p in (ROOT / "playbooks").glob("*.yml")}
     enabled = {t["playbook"] for t in objects["awx_job_templates"] if t["enabled"]}
@@ -559,6 +647,10 @@ def test_the_playbook_renders_valid_arguments_for_every_task(shadow_collections,
     assert plan["execution_environment"] == "gpufleet.sglang"
     assert [q["variable"] for q in plan["survey_spec"]["spec"]] == [
         "sglang_model_path", "sglang_release_profile", "sglang_transfer_backend"]
+    # The model question reaches AWX bounded, as objects.yml has it.
+    model = plan["survey_spec"]["spec"][0]
+    assert (model["type"], model["min"], model["max"]) == ("text", 1, 256), model
+    assert all(not check_constrained(q, q["variable"]) for t in templates for q in t["survey_spec"]["spec"])
     assert plan["controller_host"] == "https://awx.invalid"
     assert preflight["playbook"] == "playbooks/preflight.yml"
     assert preflight["credentials"] == ["gpufleet.sglang: SSH", "gpufleet.sglang: Hugging Face token"]  # it logs in
