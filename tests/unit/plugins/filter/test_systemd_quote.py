@@ -9,8 +9,10 @@ tests/unit/roles/test_sglang_service_templates.py and test_pypi_cache_template.p
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import (FilterModule, systemd_env_assignment,
-                                                                               systemd_exec, systemd_value)
+from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import FilterModule
+from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import systemd_env_assignment
+from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import systemd_exec
+from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import systemd_value
 
 
 def test_registered():
