@@ -96,6 +96,11 @@ DESCRIPTIONS: Dict[str, str] = {
     "sglang_service_engine": "What runs each worker's argv: `sglang` (the real engine) or `simulator` (the engine "
                              "simulator shipped in the collection, for fleets without GPUs).",
     "sglang_service_config_dir": "Directory of the units' EnvironmentFiles and secret `--config` files.",
+    "sglang_service_user": "The unprivileged account every unit runs as (not root); `sglang_service` creates it.",
+    "sglang_service_group": "Its group; it owns the units' configuration directory (0750).",
+    "sglang_service_home": "Its home and the units' working directory, the one place they may write besides their "
+                           "private /tmp; the Hugging Face cache is `~/.cache/huggingface` there unless `HF_HOME` "
+                           "is set in `sglang_env`.",
     "sglang_service_bind_privileged_ports": "Lets units bind ports below 1024: the units that do get "
                                             "`CAP_NET_BIND_SERVICE`, and only those. False refuses such ports.",
     "sglang_preflight_ib_sysfs_root": "Preflight: where `ib_port_state` reads the RDMA ports.",
@@ -243,9 +248,6 @@ def role_sections(roles_dir: Path) -> List[str]:
     """Markdown for every role's argument specs, roles sorted, entry point `main` first."""
     lines: List[str] = []
     spec_files = sorted(roles_dir.glob("*/meta/argument_specs.yml")) + sorted(roles_dir.glob("*/meta/argument_specs.yaml"))
-    if not spec_files:
-        return ["No role has `meta/argument_specs.yml` yet: the install roles (issue 4) and `sglang_service`",
-                "(issue 5) add theirs, and this section lists them once they exist."]
     for spec_file in spec_files:
         role = spec_file.parent.parent.name
         specs = (yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}).get("argument_specs") or {}

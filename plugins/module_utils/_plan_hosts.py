@@ -44,7 +44,7 @@ def preflight_block(
     rdma = any(s["rdma"] for s in workers)
     modules = settings["sglang_preflight_kernel_modules"]
     if modules == "auto":
-        modules = sorted({m for s in workers for m in s["kernel_modules"]})
+        modules = list(dict.fromkeys(m for s in workers for m in s["kernel_modules"]))
 
     disk: List[Dict[str, Any]] = []
 

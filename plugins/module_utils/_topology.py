@@ -32,7 +32,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import D
 # directory and release profile; every host its preflight block (docs/plan-format.md).
 SCHEMA_VERSION = 2
 
-# Inventory groups of the contract (DESIGN section 3) and the role each gives.
+# Inventory groups of the contract (docs/variables.md) and the role each gives.
 GPU_GROUPS = (("sglang_workers", "regular"), ("sglang_prefill", "prefill"), ("sglang_decode", "decode"))
 ROUTER_GROUP = "sglang_router"
 
@@ -120,6 +120,8 @@ SECRET_FLAGS = {"ssl-keyfile-password": "use a private key without a passphrase,
                                         "(--ssl-keyfile), or terminate TLS in front of the fleet"}
 
 MAX_DEEPEP_DISPATCH_TOKENS = 1024
+# The GPU driver's modules a worker of the real engine needs loaded before its (hardened) unit starts.
+GPU_DRIVER_MODULES = ("nvidia", "nvidia_uvm")
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ MAX_NODES = 256
 MAX_PARALLEL = MAX_GPUS_PER_NODE * MAX_NODES
 MAX_BYTES = 2**60
 
-# The inventory contract (DESIGN section 3) plus the few variables the plan adds.
+# The inventory contract (docs/variables.md) plus the few variables the plan adds.
 CONTRACT: Dict[str, Variable] = {
     "sglang_model_path": Variable("str", required=True, rule=rules.model_path_problem,
                                   fix="a Hugging Face repository id (org/name) or an absolute path"),
@@ -789,8 +791,11 @@ def _rdma_and_kernel_modules(instance: _Instance, backend: Optional[str]) -> Tup
     """Whether the instance's ranks move data over RDMA, and the kernel modules they need on each machine.
 
     Prefill and decode move the KV cache over RDMA, and DeepEP's NVSHMEM does between nodes. Mooncake registers
-    GPU memory through nvidia_peermem; NIXL uses DMA-BUF and needs no module (seed 002). DeepEP's NVSHMEM is
-    built with gdrcopy (the seeds' order: gdrcopy -> NVSHMEM -> DeepEP), whose library needs gdrdrv loaded.
+    GPU memory through nvidia_peermem; NIXL uses DMA-BUF and needs no module. DeepEP's NVSHMEM is built with
+    gdrcopy (install order gdrcopy -> NVSHMEM -> DeepEP, as in SGLang's DeepEP build), whose library needs gdrdrv
+    loaded. A worker of the real engine needs the GPU driver's nvidia and nvidia_uvm loaded before its unit starts:
+    the hardened unit's device allow-list is resolved at start, and NoNewPrivileges keeps CUDA from loading
+    nvidia_uvm on first use.
     """
     deepep = _server_arg(instance.settings["sglang_server_args"], "moe-a2a-backend") == "deepep"
     disaggregated = instance.role != "regular"
@@ -801,6 +806,8 @@ def _rdma_and_kernel_modules(instance: _Instance, backend: Optional[str]) -> Tup
 def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Optional[str]) -> dict:
     settings = instance.settings
     rdma, kernel_modules = _rdma_and_kernel_modules(instance, backend)
+    if node.settings["sglang_service_engine"] == "sglang":
+        kernel_modules = list(GPU_DRIVER_MODULES) + kernel_modules
     gpu_ids = list(range(settings["sglang_base_gpu_id"], settings["sglang_base_gpu_id"] + settings["sglang_gpus_per_node"]))
     unit = "sglang-%s" % instance.name  # sglang_instance allows only what a unit name can hold
     config_dir = node.settings["sglang_service_config_dir"].rstrip("/")

@@ -12,9 +12,9 @@ description:
   - Polls O(url) until it answers with O(status_code), for at most O(timeout) seconds.
   - Between polls, reads the state of the systemd O(unit) (C(systemctl show)). A unit that exited and waits to be
     restarted (C(SubState=auto-restart)), that restarted more than O(restarts_allowed) times since the module
-    started, or that is C(failed) or stopped, will not get healthy by waiting: the module fails at once, naming
-    the state, instead of at the end of O(timeout) (a model load may take half an hour; a typo in an argument
-    fails in a second).
+    started, or that is C(failed) or stopped, will not get healthy by waiting. The module then fails at once,
+    naming the state, instead of at the end of O(timeout) (a model load may take half an hour; a typo in an
+    argument fails in a second).
   - Read-only; it never changes anything.
 author:
   - gpufleet.sglang contributors (@gpufleet)

@@ -93,10 +93,6 @@ def test_the_generator_renders_role_argument_specs(tmp_path):
     assert "The same options as entry point `extra`." in roles
 
 
-def test_the_generator_says_when_no_role_has_specs(tmp_path):
-    assert "No role has `meta/argument_specs.yml` yet" in GENERATOR.render(roles_dir=tmp_path)
-
-
 def test_an_undocumented_contract_variable_fails_the_generator():
     contract = dict(CONTRACT, sglang_new_knob=Variable("int", 3))
     with pytest.raises(SystemExit, match="no description for sglang_new_knob"):

@@ -23,14 +23,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 EXCLUDED_DIRS = ("tests/golden/",)
-# Lines still to be rewritten by the owner of a file that is being edited elsewhere: (path, text of the
-# line). Each entry must still match, so that fixing the line fails this test until its entry is removed.
-PENDING = {
-    ("plugins/module_utils/_topology.py", "# Inventory groups of the contract (DESIGN section 3) and the role each gives."),
-    ("plugins/module_utils/_topology.py", "# The inventory contract (DESIGN section 3) plus the few variables the plan adds."),
-    ("plugins/module_utils/_topology.py", "GPU memory through nvidia_peermem; NIXL uses DMA-BUF and needs no module (seed 002). DeepEP's NVSHMEM is"),
-    ("plugins/module_utils/_topology.py", "built with gdrcopy (the seeds' order: gdrcopy -> NVSHMEM -> DeepEP), whose library needs gdrdrv loaded."),
-}
 
 # (what it catches, pattern). Names that merely contain "seed" (random_seed, --random-seed, uuid_seed,
 # a simulator's seed text) do not match: the word must stand alone and be followed by a number, be
@@ -61,12 +53,10 @@ def tracked_files():
             yield name, path
 
 
-def outside_references(name: str, text: str, pending=frozenset()):
+def outside_references(name: str, text: str):
     """``file:line: what: the line`` for every line of TEXT that points outside the repository."""
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        if (name, line.strip()) in pending:
-            continue
         for what, pattern in PATTERNS:
             if pattern.search(line):
                 found.append("%s:%d: %s: %s" % (name, number, what, line.strip()[:160]))
@@ -78,19 +68,13 @@ def test_no_tracked_file_points_at_documents_outside_the_repository():
     found = []
     scanned = 0
     for name, path in tracked_files():
-        found.extend(outside_references(name, path.read_bytes().decode("utf-8", errors="replace"), PENDING))
+        found.extend(outside_references(name, path.read_bytes().decode("utf-8", errors="replace")))
         scanned += 1
     assert scanned > 100, "too few tracked files: %d" % scanned
     assert not found, (
         "these lines point at documents outside the repository; say the fact in the project's own words, "
         "with a source a user can check (upstream docs, release notes, source, PyPI metadata) or none:\n"
         + "\n".join(found))
-
-
-def test_every_pending_line_is_still_there():
-    gone = sorted("%s: %s" % entry for entry in PENDING
-                  if entry[1] not in [line.strip() for line in (ROOT / entry[0]).read_text(encoding="utf-8").splitlines()])
-    assert not gone, "rewritten: remove these entries from PENDING in %s:\n%s" % (THIS, "\n".join(gone))
 
 
 @pytest.mark.parametrize("line", [

@@ -52,22 +52,27 @@ def render(name: str, templates: Path = TEMPLATES, **variables) -> str:
         ansible_managed="managed", lookup=lambda _kind, name: secrets[name], **variables)
 
 
+# The account and EnvironmentFile every service of the plan carries.
+ACCOUNT = {"user": "sglang", "group": "sglang", "home": "/var/lib/sglang"}
+
+
 def worker(argv: list, env: dict | None = None, secret_env: dict | None = None, engine: str = "sglang", **fields) -> dict:
     service = {"kind": "worker", "role": "regular", "instance": "regular-0", "node_rank": 0, "unit": "sglang-regular-0",
-               "engine": engine, "argv": argv, "env": env or {}, "secret_env": secret_env or {}}
+               "engine": engine, "argv": argv, "env": env or {}, "secret_env": secret_env or {},
+               "env_file": "/etc/sglang/sglang-regular-0.env", **ACCOUNT}
     service.update(fields)
     return service
 
 
 def router(argv: list, **fields) -> dict:
     service = {"kind": "router", "role": "router", "instance": "router", "node_rank": None, "unit": "sglang-router",
-               "engine": "smg", "argv": argv, "env": {}, "secret_env": {}}
+               "engine": "smg", "argv": argv, "env": {}, "secret_env": {}, "env_file": "/etc/sglang/sglang-router.env",
+               **ACCOUNT}
     service.update(fields)
     return service
 
 
-ROLE_VARS = {"sglang_service_user": "sglang", "sglang_service_group": "sglang", "sglang_service_home": "/var/lib/sglang",
-             "sglang_service_config_dir": "/etc/sglang", "sglang_service_restart_sec": 10,
+ROLE_VARS = {"sglang_service_restart_sec": 10,
              "sglang_service_timeout_start_sec": 300, "sglang_service_limit_nofile": 1048576,
              "sglang_service_read_write_paths": []}
 
@@ -387,10 +392,6 @@ def test_hostile_plan_fields_never_add_a_setting(tmp_path: Path, value: str) -> 
 
 
 @pytest.mark.parametrize("variable, value", [
-    ("sglang_service_user", "sglang\nExecStartPre=+/bin/sh"), ("sglang_service_user", "sg lang"),
-    ("sglang_service_group", "sglang\rExecStartPre=+/bin/sh"), ("sglang_service_home", "/var/lib/sglang\nUser=root"),
-    ("sglang_service_home", "var/lib/sglang"), ("sglang_service_home", "/var/lib/sg lang"),
-    ("sglang_service_config_dir", "/etc/sglang\\"), ("sglang_service_config_dir", "/etc/\"sglang"),
     ("sglang_service_read_write_paths", ["/data\nUser=root"]), ("sglang_service_read_write_paths", ["relative"]),
 ])
 def test_hostile_role_variables_are_refused(variable: str, value) -> None:
@@ -398,8 +399,18 @@ def test_hostile_role_variables_are_refused(variable: str, value) -> None:
         render("service.unit.j2", service=worker([PROGRAM]), **{**ROLE_VARS, variable: value})
 
 
-def test_the_plans_account_comes_first() -> None:
-    """A plan with the service's account and EnvironmentFile (service.user, ...) wins over the role's variables."""
+@pytest.mark.parametrize("field, value", [
+    ("user", "sglang\nExecStartPre=+/bin/sh"), ("user", "sg lang"), ("group", "sglang\rExecStartPre=+/bin/sh"),
+    ("home", "/var/lib/sglang\nUser=root"), ("home", "var/lib/sglang"), ("home", "/var/lib/sg lang"),
+    ("env_file", "/etc/sglang\\x.env"), ("env_file", "/etc/\"sglang.env"),
+])
+def test_hostile_account_fields_of_the_plan_are_refused(field: str, value) -> None:
+    with pytest.raises((AnsibleFilterError, ValueError)):
+        render("service.unit.j2", service=worker([PROGRAM], **{field: value}), **ROLE_VARS)
+
+
+def test_the_plans_account_and_environment_file() -> None:
+    """The unit runs as the plan's account (service.user, ...) with the plan's EnvironmentFile."""
     account = {"user": "sg", "group": "gpu", "home": "/srv/sg", "env_file": "/etc/sg/sglang-regular-0.env"}
     found = settings(render("service.unit.j2", service=worker([PROGRAM], **account), **ROLE_VARS))
     assert (found["User"], found["Group"], found["WorkingDirectory"], found["EnvironmentFile"], found["ReadWritePaths"]) == (
@@ -411,7 +422,7 @@ def test_the_plans_account_comes_first() -> None:
 
 
 def test_percent_in_a_path_is_doubled() -> None:
-    text = render("service.unit.j2", service=worker([PROGRAM]), **{**ROLE_VARS, "sglang_service_home": "/srv/100%"})
+    text = render("service.unit.j2", service=worker([PROGRAM], home="/srv/100%"), **ROLE_VARS)
     assert "WorkingDirectory=/srv/100%%" in text.splitlines()
 
 
@@ -441,6 +452,16 @@ def test_environment_file_quoting_and_secrets() -> None:
     text = render("service.env.j2", service=service, secrets={"sglang_hf_token": "hf_x"}, **ROLE_VARS)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines == ["PLAIN='a b'", 'QUOTE="it\'s \\$HOME"', "HF_TOKEN='hf_x'"]
+
+
+def test_secret_env_entries_take_their_own_value() -> None:
+    # The plan maps each name of sglang_secret_env to that variable; the value is the mapping's entry of the name.
+    service = worker(["/bin/true"], secret_env={"HF_TOKEN": "sglang_hf_token", "WANDB_API_KEY": "sglang_secret_env",
+                                                "DB_PASSWORD": "sglang_secret_env"})
+    secrets = {"sglang_hf_token": "hf_x", "sglang_secret_env": {"WANDB_API_KEY": "w-1", "DB_PASSWORD": "p 2"}}
+    text = render("service.env.j2", service=service, secrets=secrets, **ROLE_VARS)
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == ["HF_TOKEN='hf_x'", "WANDB_API_KEY='w-1'", "DB_PASSWORD='p 2'"]
 
 
 def test_simulator_environment() -> None:

@@ -62,7 +62,7 @@ def test_ports_modules_reach_and_names():
     result = pd(common={"sglang_transfer_backend": "mooncake"})
     p1 = result["hosts"]["p1"]["preflight"]
     assert {"port": 30000, "purpose": "http (sglang-prefill-0)", "unit": "sglang-prefill-0"} in p1["ports"]
-    assert p1["kernel_modules"] == ["nvidia_peermem"] and p1["rdma"] and p1["memlock_min"] == "unlimited"
+    assert p1["kernel_modules"] == ["nvidia", "nvidia_uvm", "nvidia_peermem"] and p1["rdma"] and p1["memlock_min"] == "unlimited"
     # Rank 1 reaches its master by name on the master's SSH port; the master reaches nobody.
     assert p1["reach"] == [{"host": "gpu-a.example", "port": 22}] and result["hosts"]["p0"]["preflight"]["reach"] == []
     assert p1["resolve"] == ["gpu-a.example"]

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import build_plan
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"  # 64 heads, 8 KV heads
+# What every worker of the real engine needs loaded before its hardened unit starts.
+DRIVER = ["nvidia", "nvidia_uvm"]
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct"  # 28 heads, 4 KV heads
 DEEPSEEK = "deepseek-ai/DeepSeek-V3-0324"  # 128 heads (MLA), 256 routed experts
 
@@ -259,7 +261,7 @@ def test_disaggregated_workers_use_rdma_and_mooncake_needs_nvidia_peermem(backen
     plan = plan_of(prefill=["p0"], decode=["d0"], common={"sglang_transfer_backend": backend})
     for host in ("p0", "d0"):
         (worker,) = services(plan, host)
-        assert (worker["rdma"], worker["kernel_modules"]) == (True, peermem)
+        assert (worker["rdma"], worker["kernel_modules"]) == (True, DRIVER + peermem)
     (router,) = services(plan, "r0")
     assert (router["rdma"], router["kernel_modules"]) == (False, [])
 
@@ -268,17 +270,20 @@ def test_disaggregated_workers_use_rdma_and_mooncake_needs_nvidia_peermem(backen
 def test_deepep_needs_gdrdrv_and_rdma_only_between_nodes(spelling):
     deepep = {"sglang_model_path": DEEPSEEK, "sglang_server_args": {spelling: "deepep"}}
     (alone,) = plan_of(workers=["g0"], routers=(), common=deepep)["services"]
-    assert (alone["rdma"], alone["kernel_modules"]) == (False, ["gdrdrv"])
+    assert (alone["rdma"], alone["kernel_modules"]) == (False, DRIVER + ["gdrdrv"])
     spread = plan_of(workers=["g0", "g1"], routers=(), common=dict(deepep, sglang_nnodes=2, sglang_tp_size=16))
-    assert [(s["rdma"], s["kernel_modules"]) for s in spread["services"]] == [(True, ["gdrdrv"])] * 2
+    assert [(s["rdma"], s["kernel_modules"]) for s in spread["services"]] == [(True, DRIVER + ["gdrdrv"])] * 2
     plan = plan_of(prefill=["p0"], decode=["d0"], common=dict(deepep, sglang_transfer_backend="mooncake"))
-    assert [s["kernel_modules"] for s in plan["services"] if s["kind"] == "worker"] == [["nvidia_peermem", "gdrdrv"]] * 2
+    assert [s["kernel_modules"] for s in plan["services"] if s["kind"] == "worker"] == [DRIVER + ["nvidia_peermem", "gdrdrv"]] * 2
 
 
-def test_regular_workers_without_deepep_need_no_rdma_or_kernel_module():
+def test_regular_workers_without_deepep_need_no_rdma_and_only_the_gpu_driver():
     plan = plan_of(workers=["g0", "g1"], routers=(), common={"sglang_nnodes": 2, "sglang_tp_size": 16,
                                                              "sglang_server_args": {"moe-a2a-backend": "none"}})
-    assert [(s["rdma"], s["kernel_modules"]) for s in plan["services"]] == [(False, [])] * 2
+    assert [(s["rdma"], s["kernel_modules"]) for s in plan["services"]] == [(False, DRIVER)] * 2
+    # The engine simulator loads no driver.
+    simulated = plan_of(workers=["g0"], routers=(), common={"sglang_service_engine": "simulator"})
+    assert [s["kernel_modules"] for s in simulated["services"]] == [[]]
 
 
 def test_extra_vars_strings_are_converted():
