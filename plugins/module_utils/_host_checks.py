@@ -390,8 +390,8 @@ def check_disk(entries: Sequence[Mapping[str, Any]], statvfs: Callable[[str], An
     for entry in entries:
         path, min_free = entry["path"], int(entry["min_free_bytes"])
         check = "disk:%s" % path
-        needed = "%s free under %s%s" % (human_bytes(min_free), path,
-                                          " (%s)" % entry["purpose"] if entry.get("purpose") else "")
+        purpose = " (%s)" % entry["purpose"] if entry.get("purpose") else ""
+        needed = "%s free under %s%s" % (human_bytes(min_free), path, purpose)
         existing = nearest_existing(path)
         try:
             stat = _statvfs(existing, statvfs)

@@ -92,4 +92,3 @@ def preflight_block(
         "reach": reach,
         "resolve": sorted({name for name in fleet_names if not is_ip(name)}),
     }
-

@@ -318,19 +318,19 @@ class _Reader:
     def has(self, name: str) -> bool:
         return name in self.hostvars and self.hostvars[name] is not None
 
-    def get(self, name: str, table: Mapping[str, Variable] = CONTRACT) -> Any:
-        spec = table[name]
+    def get(self, name: str, table: Optional[Mapping[str, Variable]] = None) -> Any:
+        spec = (CONTRACT if table is None else table)[name]
         if not self.has(name):
             if spec.required:
                 self.error(name, "required", "%s is not set." % name,
-                            "set %s in the group or host variables." % name)
+                           "set %s in the group or host variables." % name)
             return spec.default
         value = self.hostvars[name]
         unsafe = rules.value_problem(value)
         if unsafe:
             rule, problem = unsafe
             self.error(name, rule, "%s %s: a unit, an environment file or a command line would carry it."
-                        % (name, problem), "remove the character (or shorten the value) in %s." % name)
+                       % (name, problem), "remove the character (or shorten the value) in %s." % name)
             return spec.default
         converted, problem = _convert(value, spec)
         if problem:
@@ -1118,8 +1118,8 @@ def _check_machine_accounts(services: List[dict], errors: List[Finding]) -> None
             if mine[field_name] != other[field_name]:
                 errors.append(Finding(
                     variable, "one_account_per_machine",
-                    "on machine %s, %s has %s %s but %s has %s." % (service["machine"], service["host"], variable,
-                                                                  mine[field_name], other["host"], other[field_name]),
+                    "on machine %s, %s has %s %s but %s has %s." % (
+                        service["machine"], service["host"], variable, mine[field_name], other["host"], other[field_name]),
                     "set %s once for every host on that machine (its aliases share one account and directory)." % variable,
                     host=service["host"]))
 
