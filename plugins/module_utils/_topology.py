@@ -108,8 +108,7 @@ MANAGED_FLAGS = {
 # and an `--api-key` in argv would show in every `ps`) and, for the router, the environment its launcher
 # reads. The plan names the variable, never its value.
 # sglang_secret_env holds the other secrets a worker's environment needs (a tracker's key, say), by name.
-SECRET_VARIABLES = {"sglang_hf_token": "HF_TOKEN", "sglang_api_key": "SGLANG_API_KEY",
-                    "sglang_admin_api_key": "admin-api-key", "sglang_secret_env": "its own names"}
+# The secret variables themselves are the contract's of kind "secret" (SECRET_VARIABLES, below it).
 WORKER_SECRET_ENV = {"sglang_hf_token": "HF_TOKEN"}
 WORKER_SECRET_OPTIONS = {"sglang_api_key": "api-key", "sglang_admin_api_key": "admin-api-key"}
 SECRET_ENV_NAMES = {"HF_TOKEN": "sglang_hf_token", "HUGGING_FACE_HUB_TOKEN": "sglang_hf_token",
@@ -223,6 +222,8 @@ CONTRACT: Dict[str, Variable] = {
                                               fix="a driver version such as 570.26"),
     "sglang_preflight_gpu_timeout": Variable("int", 60, maximum=3600),
 }
+# The variables whose values the plan never reads (the controller hands it a stand-in, see _input_rules.redact).
+SECRET_VARIABLES = tuple(name for name, spec in CONTRACT.items() if spec.kind == "secret")
 
 
 # Role variables (their roles' argument specs) whose values reach a unit, an environment file or a command line.
