@@ -45,6 +45,10 @@ SERVICE_ENGINES = ("sglang", "simulator")
 # launcher (roles/sglang_service/files), which reads SGLANG_API_KEY and adds the flag in memory, not in argv.
 ROUTER_KEY_LAUNCHER = "/opt/sglang-router/gpufleet_router_launch.py"
 SIMULATOR_LAUNCHER = ("/usr/bin/python3", "/opt/sglang-simulator/sglang_engine_simulator.py")
+# The systemd EnvironmentFile that the sglang role writes into the venv from what it installed (LD_LIBRARY_PATH
+# of the venv's NVIDIA libraries, PATH, VIRTUAL_ENV; the same as bin/sglang-env.sh): an SGLang worker's unit
+# loads it before its own env file. roles/sglang/vars/main.yml names the same file (a unit test ties them).
+VENV_ENV_FILE = "sglang.env"
 
 # SGLang's DP-attention handshake listens at dist_init_port + 13 and PortArgs
 # reserves six ports above dist_init_port, plus one per DP rank with the Rust
@@ -818,6 +822,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
     else:
         venv = node.settings["sglang_venv_dir"].rstrip("/")
         launcher = [venv + "/bin/python", "-m", "sglang.launch_server"]
+    library_env_file = None if venv is None else "%s/%s" % (venv, VENV_ENV_FILE)
     argv = launcher + [
         "--model-path", settings["sglang_model_path"],
         "--host", node.settings["sglang_host"],
@@ -883,6 +888,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         # SGLang serves /metrics on its HTTP port once metrics are enabled; the plan does not enable them yet.
         "metrics_port": None,
         "venv": venv,
+        "library_env_file": library_env_file,
         **_account(node.settings, unit, config_dir),
         "capabilities": _capabilities(ports),
         "gpu_ids": gpu_ids,
@@ -964,6 +970,7 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "http_port": port,
         "metrics_port": settings["sglang_router_metrics_port"],
         "venv": venv,
+        "library_env_file": None,  # the router's venv holds no NVIDIA libraries
         **_account(settings, "sglang-router", settings["sglang_service_config_dir"].rstrip("/")),
         "capabilities": _capabilities(ports),
         "gpu_ids": [],

@@ -23,6 +23,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.plugins.filter.core import comment
 
 from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import FilterModule
+from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import VENV_ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "roles" / "sglang_service" / "templates"
@@ -59,7 +60,7 @@ ACCOUNT = {"user": "sglang", "group": "sglang", "home": "/var/lib/sglang"}
 def worker(argv: list, env: dict | None = None, secret_env: dict | None = None, engine: str = "sglang", **fields) -> dict:
     service = {"kind": "worker", "role": "regular", "instance": "regular-0", "node_rank": 0, "unit": "sglang-regular-0",
                "engine": engine, "argv": argv, "env": env or {}, "secret_env": secret_env or {},
-               "env_file": "/etc/sglang/sglang-regular-0.env", **ACCOUNT}
+               "env_file": "/etc/sglang/sglang-regular-0.env", "library_env_file": None, **ACCOUNT}
     service.update(fields)
     return service
 
@@ -67,7 +68,7 @@ def worker(argv: list, env: dict | None = None, secret_env: dict | None = None, 
 def router(argv: list, **fields) -> dict:
     service = {"kind": "router", "role": "router", "instance": "router", "node_rank": None, "unit": "sglang-router",
                "engine": "smg", "argv": argv, "env": {}, "secret_env": {}, "env_file": "/etc/sglang/sglang-router.env",
-               **ACCOUNT}
+               "library_env_file": None, **ACCOUNT}
     service.update(fields)
     return service
 
@@ -419,6 +420,29 @@ def test_the_plans_account_and_environment_file() -> None:
                          ("env_file", "relative.env")):
         with pytest.raises(AnsibleFilterError):
             render("service.unit.j2", service=worker([PROGRAM], **{**account, field: value}), **ROLE_VARS)
+
+
+def test_the_venvs_library_environment_comes_first() -> None:
+    """An SGLang worker loads what the sglang role installed (sglang.env) before its own EnvironmentFile, which wins."""
+    service = worker([PROGRAM], library_env_file="/opt/sglang/venv/sglang.env")
+    found = settings(render("service.unit.j2", service=service, **ROLE_VARS))
+    assert found["EnvironmentFile"] == ["/opt/sglang/venv/sglang.env", "/etc/sglang/sglang-regular-0.env"]
+    assert settings(render("service.unit.j2", service=worker([PROGRAM]), **ROLE_VARS))["EnvironmentFile"] == [
+        "/etc/sglang/sglang-regular-0.env"]
+
+
+def test_the_sglang_roles_environment_file_reads_back() -> None:
+    """roles/sglang writes the file the plan names (VENV_ENV_FILE), with what sglang-env.sh exports, expanded."""
+    vars_main = (ROOT / "roles" / "sglang" / "vars" / "main.yml").read_text()
+    assert '_sglang_env_file: "{{ sglang_venv_dir }}/%s"' % VENV_ENV_FILE in vars_main
+    lib_dirs = ["/opt/v env/lib/python3.12/site-packages/nvidia/nccl/lib", "/opt/v env/lib/python3.12/site-packages/nvidia/cu13/lib"]
+    text = render("sglang.env.j2", ROOT / "roles" / "sglang" / "templates", _sglang_profile={"sglang": "0.5.23"},
+                  sglang_venv_dir="/opt/v env", _sglang_env_lib_dirs=lib_dirs)
+    assert environment_file(text) == [("LD_LIBRARY_PATH", ":".join(lib_dirs)), ("VIRTUAL_ENV", "/opt/v env"),
+                                      ("PATH", "/opt/v env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin")]
+    bare = render("sglang.env.j2", ROOT / "roles" / "sglang" / "templates", _sglang_profile={"sglang": "0.5.23"},
+                  sglang_venv_dir="/opt/v", _sglang_env_lib_dirs=[])
+    assert [name for name, _value in environment_file(bare)] == ["VIRTUAL_ENV", "PATH"]
 
 
 def test_percent_in_a_path_is_doubled() -> None:
