@@ -31,8 +31,9 @@ _LLAMA = "LlamaForCausalLM"
 _QWEN2 = "Qwen2ForCausalLM"
 
 
-def _dense(architecture: str, heads: int, kv_heads: int) -> dict:
-    return {"architectures": [architecture], "num_attention_heads": heads, "num_key_value_heads": kv_heads}
+def _dense(architecture: str, heads: int, kv_heads: int, layers: int, hidden_size: int) -> dict:
+    return {"architectures": [architecture], "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+            "num_hidden_layers": layers, "hidden_size": hidden_size, "torch_dtype": "bfloat16"}
 
 
 # The fields of the real config.json files that the checks read, for offline validation.
@@ -41,30 +42,34 @@ _DEEPSEEK_V3 = {
     "num_attention_heads": 128,
     "num_key_value_heads": 128,
     "kv_lora_rank": 512,
+    "qk_rope_head_dim": 64,
+    "num_hidden_layers": 61,
+    "hidden_size": 7168,
+    "torch_dtype": "bfloat16",
     "n_routed_experts": 256,
 }
 KNOWN_MODELS: Dict[str, dict] = {
-    "Qwen/Qwen2.5-7B": _dense(_QWEN2, 28, 4),
-    "Qwen/Qwen2.5-7B-Instruct": _dense(_QWEN2, 28, 4),
-    "Qwen/Qwen2.5-72B": _dense(_QWEN2, 64, 8),
-    "Qwen/Qwen2.5-72B-Instruct": _dense(_QWEN2, 64, 8),
-    "meta-llama/Meta-Llama-3-8B": _dense(_LLAMA, 32, 8),
-    "meta-llama/Meta-Llama-3-8B-Instruct": _dense(_LLAMA, 32, 8),
-    "meta-llama/Meta-Llama-3-70B": _dense(_LLAMA, 64, 8),
-    "meta-llama/Meta-Llama-3-70B-Instruct": _dense(_LLAMA, 64, 8),
+    "Qwen/Qwen2.5-7B": _dense(_QWEN2, 28, 4, 28, 3584),
+    "Qwen/Qwen2.5-7B-Instruct": _dense(_QWEN2, 28, 4, 28, 3584),
+    "Qwen/Qwen2.5-72B": _dense(_QWEN2, 64, 8, 80, 8192),
+    "Qwen/Qwen2.5-72B-Instruct": _dense(_QWEN2, 64, 8, 80, 8192),
+    "meta-llama/Meta-Llama-3-8B": _dense(_LLAMA, 32, 8, 32, 4096),
+    "meta-llama/Meta-Llama-3-8B-Instruct": _dense(_LLAMA, 32, 8, 32, 4096),
+    "meta-llama/Meta-Llama-3-70B": _dense(_LLAMA, 64, 8, 80, 8192),
+    "meta-llama/Meta-Llama-3-70B-Instruct": _dense(_LLAMA, 64, 8, 80, 8192),
     # Hugging Face renamed Meta-Llama-3.1-* to Llama-3.1-*; both ids still resolve.
-    "meta-llama/Llama-3.1-8B": _dense(_LLAMA, 32, 8),
-    "meta-llama/Llama-3.1-8B-Instruct": _dense(_LLAMA, 32, 8),
-    "meta-llama/Meta-Llama-3.1-8B": _dense(_LLAMA, 32, 8),
-    "meta-llama/Meta-Llama-3.1-8B-Instruct": _dense(_LLAMA, 32, 8),
-    "meta-llama/Llama-3.1-70B": _dense(_LLAMA, 64, 8),
-    "meta-llama/Llama-3.1-70B-Instruct": _dense(_LLAMA, 64, 8),
-    "meta-llama/Meta-Llama-3.1-70B": _dense(_LLAMA, 64, 8),
-    "meta-llama/Meta-Llama-3.1-70B-Instruct": _dense(_LLAMA, 64, 8),
-    "meta-llama/Llama-3.1-405B": _dense(_LLAMA, 128, 8),
-    "meta-llama/Llama-3.1-405B-Instruct": _dense(_LLAMA, 128, 8),
-    "meta-llama/Meta-Llama-3.1-405B": _dense(_LLAMA, 128, 8),
-    "meta-llama/Meta-Llama-3.1-405B-Instruct": _dense(_LLAMA, 128, 8),
+    "meta-llama/Llama-3.1-8B": _dense(_LLAMA, 32, 8, 32, 4096),
+    "meta-llama/Llama-3.1-8B-Instruct": _dense(_LLAMA, 32, 8, 32, 4096),
+    "meta-llama/Meta-Llama-3.1-8B": _dense(_LLAMA, 32, 8, 32, 4096),
+    "meta-llama/Meta-Llama-3.1-8B-Instruct": _dense(_LLAMA, 32, 8, 32, 4096),
+    "meta-llama/Llama-3.1-70B": _dense(_LLAMA, 64, 8, 80, 8192),
+    "meta-llama/Llama-3.1-70B-Instruct": _dense(_LLAMA, 64, 8, 80, 8192),
+    "meta-llama/Meta-Llama-3.1-70B": _dense(_LLAMA, 64, 8, 80, 8192),
+    "meta-llama/Meta-Llama-3.1-70B-Instruct": _dense(_LLAMA, 64, 8, 80, 8192),
+    "meta-llama/Llama-3.1-405B": _dense(_LLAMA, 128, 8, 126, 16384),
+    "meta-llama/Llama-3.1-405B-Instruct": _dense(_LLAMA, 128, 8, 126, 16384),
+    "meta-llama/Meta-Llama-3.1-405B": _dense(_LLAMA, 128, 8, 126, 16384),
+    "meta-llama/Meta-Llama-3.1-405B-Instruct": _dense(_LLAMA, 128, 8, 126, 16384),
     "deepseek-ai/DeepSeek-V3": _DEEPSEEK_V3,
     "deepseek-ai/DeepSeek-V3-0324": _DEEPSEEK_V3,
     "deepseek-ai/DeepSeek-R1": _DEEPSEEK_V3,
@@ -109,14 +114,48 @@ def _normalize(raw: dict, source: str) -> dict:
     experts = next((_positive_int(fields[name]) for name in _EXPERT_FIELDS if fields.get(name)), None)
     architectures = raw.get("architectures") or fields.get("architectures")
     architecture = architectures[0] if isinstance(architectures, list) and architectures else None
+    is_mla = fields.get("kv_lora_rank") is not None or architecture in _MLA_ARCHITECTURES
     return {
         "num_attention_heads": heads,
         "num_key_value_heads": kv_heads,
         "num_routed_experts": experts,
-        "is_mla": fields.get("kv_lora_rank") is not None or architecture in _MLA_ARCHITECTURES,
+        "is_mla": is_mla,
         "architecture": architecture,
+        "kv_bytes_per_token": _kv_bytes_per_token(fields, heads, kv_heads, is_mla),
+        "kv_element_bytes": _DTYPE_BYTES.get(_dtype(fields)),
         "stale_quantization": None,
     }
+
+
+# Bytes of one element of the KV cache at the model's dtype (SGLang's --kv-cache-dtype auto).
+_DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "half": 2, "float32": 4, "float": 4}
+
+
+def _dtype(fields: dict) -> str:
+    # transformers writes torch_dtype (renamed dtype in 4.56); absent, SGLang loads the weights as bfloat16.
+    return str(fields.get("dtype") or fields.get("torch_dtype") or "bfloat16")
+
+
+def _kv_bytes_per_token(fields: dict, heads: int, kv_heads: int, is_mla: bool) -> Optional[int]:
+    """Bytes of KV cache one token holds over all layers, at the model's dtype; None when config.json does not say.
+
+    MLA (DeepSeek V2/V3) caches one compressed latent per token and layer: kv_lora_rank + qk_rope_head_dim
+    elements. Other attention caches a key and a value per KV head and layer: 2 * num_key_value_heads * head_dim
+    elements (head_dim, else hidden_size / num_attention_heads). This is what a prefill hands its decode for each
+    prompt token (one copy, whatever the TP layout of either side).
+    """
+    layers = _positive_int(fields.get("num_hidden_layers"))
+    dtype_bytes = _DTYPE_BYTES.get(_dtype(fields))
+    if layers is None or dtype_bytes is None:
+        return None
+    if is_mla:
+        rank, rope = _positive_int(fields.get("kv_lora_rank")), _positive_int(fields.get("qk_rope_head_dim"))
+        return None if rank is None or rope is None else layers * (rank + rope) * dtype_bytes
+    head_dim = _positive_int(fields.get("head_dim"))
+    if head_dim is None:
+        hidden = _positive_int(fields.get("hidden_size"))
+        head_dim = hidden // heads if hidden is not None and hidden % heads == 0 else None
+    return None if head_dim is None else layers * 2 * kv_heads * head_dim * dtype_bytes
 
 
 # A safetensors header larger than this is not a header (the format caps it at 100 MB).

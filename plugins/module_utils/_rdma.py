@@ -12,6 +12,8 @@ and the ``rdma_verdict`` filter (controller).
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 from typing import Any, Iterable, Mapping
 
@@ -61,6 +63,29 @@ def read_counters(sysfs_root: str, devices: Iterable[str] = (AUTO,)) -> dict[str
     return counters
 
 
+def devices_of_maps(paths: Iterable[str]) -> list[str]:
+    """The devices named by ``--disaggregation-ib-device`` JSON files (GPU id -> "mlx5_0,mlx5_1" or a list), sorted.
+
+    Raises ValueError naming the file when one cannot be read or is not such a map.
+    """
+    devices = set()
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                mapping = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise ValueError("cannot read the GPU-to-NIC map %s: %s" % (path, error))
+        if not isinstance(mapping, dict) or not mapping:
+            raise ValueError("%s is not a GPU-to-NIC map (a JSON object of GPU id to devices)" % path)
+        for gpu, value in mapping.items():
+            names = value.split(",") if isinstance(value, str) else value
+            if not isinstance(names, list) or not all(isinstance(name, str) and name.strip() for name in names) \
+                    or not names:
+                raise ValueError("%s: GPU %s maps to %r, not a device list such as \"mlx5_0,mlx5_1\"" % (path, gpu, value))
+            devices.update(name.strip() for name in names)
+    return sorted(devices)
+
+
 def traffic(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """Bytes each port sent and received between two readings (ports present in both).
 
@@ -76,38 +101,53 @@ def traffic(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
     return deltas
 
 
-def moved_bytes(deltas: Mapping[str, Mapping[str, int]]) -> int:
-    """All bytes the ports sent or received: the evidence of traffic."""
-    return sum(delta["xmit_bytes"] + delta["rcv_bytes"] for delta in deltas.values())
+def moved_bytes(deltas: Mapping[str, Mapping[str, int]], direction: str | None = None) -> int:
+    """Bytes the ports moved: sent (``xmit_bytes``), received (``rcv_bytes``), or both (None)."""
+    names = [direction] if direction else [name for name, _filename in COUNTERS]
+    return sum(delta[name] for delta in deltas.values() for name in names)
+
+
+def required_bytes(min_bytes: int, kv_bytes: int | None, kv_fraction: float) -> int:
+    """What each side must move: ``kv_fraction`` of the KV the request carried, and never less than ``min_bytes``."""
+    return max(int(min_bytes), math.ceil(kv_fraction * kv_bytes) if kv_bytes else 0)
 
 
 def verdict(prefill: Mapping[str, Mapping[str, Any]], decode: Mapping[str, Mapping[str, Any]],
-            min_bytes: int = 1) -> dict[str, Any]:
-    """Judge a PD fleet from each node's ``rdma_traffic`` result (``ports`` and ``traffic``).
+            min_bytes: int = 1, kv_bytes: int | None = None, kv_fraction: float = 1.0) -> dict[str, Any]:
+    """Judge a PD fleet from each node's ``rdma_traffic`` result (``ports`` and ``traffic``), read on the RDMA
+    ports mapped to its workers before and after one request whose KV cache was ``kv_bytes`` (prompt tokens times
+    the plan's ``kv_bytes_per_token``; None when unknown).
 
-    ``ok`` when a prefill node and a decode node both moved at least ``min_bytes`` over RDMA;
-    ``skipped`` when one side has no RDMA port with counters (no IB to prove anything with);
-    ``failed`` otherwise: the KV cache went over TCP.
+    The KV cache flows from the prefill to the decode, whichever side drives the RDMA operation: ``ok`` when the
+    prefill nodes together sent, and the decode nodes together received, at least ``required_bytes``;
+    ``skipped`` when one side has no RDMA port with counters (no IB to prove anything with); ``failed``
+    otherwise: the KV cache (or most of it) went over TCP.
     """
     sides = {"prefill": prefill, "decode": decode}
+    direction = {"prefill": "xmit_bytes", "decode": "rcv_bytes"}
     without = {side: sorted(host for host, result in hosts.items() if not result.get("ports"))
                for side, hosts in sides.items()}
     with_ports = {side: sorted(set(hosts) - set(without[side])) for side, hosts in sides.items()}
     if not with_ports["prefill"] or not with_ports["decode"]:
         missing = ", ".join("%s nodes %s" % (side, ", ".join(hosts)) for side, hosts in without.items() if hosts)
-        return {"status": "skipped", "ok": True, "moved": {},
+        return {"status": "skipped", "ok": True, "moved": {}, "required": None,
                 "msg": "RDMA check skipped: no RDMA port with traffic counters on %s." % (missing or "any node")}
-    moved = {host: moved_bytes(sides[side][host].get("traffic") or {})
+    moved = {host: moved_bytes(sides[side][host].get("traffic") or {}, direction[side])
              for side in sides for host in with_ports[side]}
-    still = {side: [host for host in with_ports[side] if moved[host] < min_bytes] for side in sides}
-    if all(len(still[side]) < len(with_ports[side]) for side in sides):
-        return {"status": "ok", "ok": True, "moved": moved,
-                "msg": "KV transfer over RDMA: %s." % ", ".join("%s %d bytes" % (host, moved[host]) for host in sorted(moved))}
-    quiet = [side for side in sides if len(still[side]) == len(with_ports[side])]
+    totals = {side: sum(moved[host] for host in with_ports[side]) for side in sides}
+    required = required_bytes(min_bytes, kv_bytes, kv_fraction)
+    expectation = ("%d byte(s): %g of the %d bytes of KV cache the request carried" % (required, kv_fraction, kv_bytes)
+                   if kv_bytes and required > min_bytes else "%d byte(s)" % required)
+    figures = "; ".join("%s nodes %s %d bytes (%s)" % (
+        side, "sent" if side == "prefill" else "received", totals[side],
+        ", ".join("%s %d" % (host, moved[host]) for host in with_ports[side])) for side in sides)
+    short = [side for side in sides if totals[side] < required]
+    if not short:
+        return {"status": "ok", "ok": True, "moved": moved, "required": required,
+                "msg": "KV transfer over RDMA: %s; needed %s." % (figures, expectation)}
     return {
-        "status": "failed", "ok": False, "moved": moved,
-        "msg": "KV transfer fell back to TCP: the RDMA port counters (port_xmit_data, port_rcv_data) of the %s "
-               "nodes (%s) did not move by %d byte(s) or more during the smoke request. Fix: %s." % (
-                   " and ".join(quiet), ", ".join(host for side in quiet for host in with_ports[side]),
-                   min_bytes, FALLBACK_FIX),
+        "status": "failed", "ok": False, "moved": moved, "required": required,
+        "msg": "KV transfer fell back to TCP: the RDMA ports mapped to the %s workers (counters port_xmit_data, "
+               "port_rcv_data) moved less than %s during the smoke request: %s. Fix: %s." % (
+                   " and ".join(short), expectation, figures, FALLBACK_FIX),
     }

@@ -581,13 +581,36 @@ def _agree(instance: _Instance, errors: List[Finding]) -> None:
 # ---------------------------------------------------------------- checks
 
 
+def _model_key(settings: Mapping[str, Any]) -> tuple:
+    """What the model config cache of one plan is keyed by: the model and the inventory's sglang_model_config."""
+    model_config = settings["sglang_model_config"]
+    return settings["sglang_model_path"], repr(sorted(model_config.items())) if model_config else None
+
+
+# Bytes per KV cache element of SGLang's --kv-cache-dtype, against the model's own dtype ("auto"); the scales of
+# the block formats are left out, so that the figure stays a lower bound of what moves.
+KV_CACHE_DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "fp8_e4m3": 1, "fp8_e5m2": 1, "mxfp8": 1,
+                        "fp4_mx_block16": 0.5, "nvfp4": 0.5}
+
+
+def _kv_bytes_per_token(instance: _Instance, cache: Dict) -> Optional[int]:
+    """Bytes of KV cache a prompt token of this instance holds (what a prefill hands its decode), or None."""
+    config = cache.get(_model_key(instance.settings))
+    if not isinstance(config, dict) or not config.get("kv_bytes_per_token"):
+        return None
+    dtype = _server_arg(instance.settings["sglang_server_args"], "kv-cache-dtype")
+    if dtype in KV_CACHE_DTYPE_BYTES:
+        return int(config["kv_bytes_per_token"] * KV_CACHE_DTYPE_BYTES[dtype] / config["kv_element_bytes"])
+    return config["kv_bytes_per_token"]
+
+
 def _check_parallelism(instance: _Instance, errors: List[Finding], loader: Callable, cache: Dict) -> Optional[int]:
     settings = instance.settings
     model = settings["sglang_model_path"]
     if model is None or settings["sglang_tp_size"] is None:
         return None  # already reported as missing
     model_config = settings["sglang_model_config"]
-    key = (model, repr(sorted(model_config.items())) if model_config else None)
+    key = _model_key(settings)
     if key not in cache:
         try:
             cache[key] = loader(model, model_config)[0]
@@ -840,6 +863,7 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
     argv.extend(("--base-gpu-id", str(settings["sglang_base_gpu_id"])))
     ports = [{"port": settings["sglang_port"], "purpose": "http"}]
     ib_devices_file = None
+    ib_devices: List[str] = []
     if instance.role != "regular":
         argv.extend(("--disaggregation-mode", instance.role, "--disaggregation-transfer-backend", backend))
         if instance.role == "prefill":
@@ -856,7 +880,8 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
             ib_devices_file = "%s/%s.ib-devices.json" % (config_dir, unit)
             argv.extend(("--disaggregation-ib-device", ib_devices_file))
         else:
-            argv.extend(("--disaggregation-ib-device", ",".join(ib_device) if isinstance(ib_device, list) else ib_device))
+            ib_devices = [name.strip() for name in (ib_device if isinstance(ib_device, list) else ib_device.split(","))]
+            argv.extend(("--disaggregation-ib-device", ",".join(ib_devices)))
     argv.extend(_server_arg_tokens(settings["sglang_server_args"]))
     secret_options = {WORKER_SECRET_OPTIONS[name]: name for name in node.settings["secrets"]
                       if name in WORKER_SECRET_OPTIONS}
@@ -899,6 +924,9 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
                            **{name: "sglang_secret_env" for name in node.settings["secret_env_names"]}),
         "secret_config": secret_config,
         "ib_devices_file": ib_devices_file,
+        # The RDMA devices the KV cache goes through when the inventory names them (sglang_ib_device);
+        # with auto, ib_devices_file maps each GPU to its own on the host.
+        "ib_devices": ib_devices,
         "rdma": rdma,
         "kernel_modules": kernel_modules,
     }
@@ -980,6 +1008,7 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "secret_env": {"SGLANG_API_KEY": "sglang_api_key"} if keyed else {},
         "secret_config": None,
         "ib_devices_file": None,
+        "ib_devices": [],
         "rdma": False,
         "kernel_modules": [],
         "weights_dir": None,
@@ -994,7 +1023,8 @@ def _instance_url(instance: _Instance) -> str:
     return "http://%s:%d" % (_format_address(instance.nodes[0].address), instance.settings["sglang_port"])
 
 
-def _instance_record(instance: _Instance, attn_tp_size: Optional[int], backend: Optional[str]) -> dict:
+def _instance_record(instance: _Instance, attn_tp_size: Optional[int], backend: Optional[str],
+                     kv_bytes_per_token: Optional[int]) -> dict:
     settings = instance.settings
     base = settings["sglang_base_gpu_id"]
     master = instance.nodes[0]
@@ -1020,6 +1050,9 @@ def _instance_record(instance: _Instance, attn_tp_size: Optional[int], backend: 
         "dist_init_addr": ("%s:%d" % (master.address, settings["sglang_dist_init_port"])
                            if _uses_dist_init(settings) else None),
         "transfer_backend": backend,
+        # KV cache bytes per prompt token at its --kv-cache-dtype (null: the model's config does not say); the
+        # readiness phase expects at least this times the smoke request's prompt tokens on the RDMA ports.
+        "kv_bytes_per_token": kv_bytes_per_token,
         "master": master.host,
         "master_address": master.address,
         "nodes": [{"host": n.host, "address": n.address, "machine": n.machine, "node_rank": rank}
@@ -1411,7 +1444,7 @@ def build_plan(
     if errors:
         return PlanResult(None, _merge_hosts(errors), warnings)
 
-    plan_instances = [_instance_record(i, attn_tp[i.name], backend) for i in instances]
+    plan_instances = [_instance_record(i, attn_tp[i.name], backend, _kv_bytes_per_token(i, cache)) for i in instances]
     plan = {
         "schema_version": SCHEMA_VERSION,
         "mode": mode,

@@ -26,6 +26,13 @@ options:
     type: list
     elements: str
     default: [auto]
+  ib_devices_files:
+    description:
+      - The C(--disaggregation-ib-device) JSON files of this host's workers (GPU id to devices, as
+        C(gpufleet.sglang.sglang_service) writes them for C(sglang_ib_device=auto)); the ports of the devices they
+        name are read, instead of O(devices): the NICs the KV cache must use, not whichever port moved.
+    type: list
+    elements: path
   sysfs_root:
     description: The directory that holds one entry per RDMA device (a copy of it for tests).
     type: path
@@ -68,6 +75,12 @@ counters:
   returned: always
   type: dict
   sample: {"mlx5_0/1": {"state": "ACTIVE", "xmit_bytes": 123456, "rcv_bytes": 654320}}
+devices:
+  description: The devices asked for, from O(devices) or the maps of O(ib_devices_files).
+  returned: always
+  type: list
+  elements: str
+  sample: [mlx5_0, mlx5_1]
 ports:
   description: The ports read, as C(device/port).
   returned: always
@@ -88,25 +101,32 @@ moved_bytes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.sglang.plugins.module_utils._rdma import AUTO, moved_bytes, read_counters, traffic
+from ansible_collections.gpufleet.sglang.plugins.module_utils._rdma import (
+    AUTO, devices_of_maps, moved_bytes, read_counters, traffic)
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             devices=dict(type="list", elements="str", default=[AUTO]),
+            ib_devices_files=dict(type="list", elements="path"),
             sysfs_root=dict(type="path", default="/sys/class/infiniband"),
             baseline=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
     devices = [part.strip() for device in module.params["devices"] for part in device.split(",") if part.strip()]
+    if module.params["ib_devices_files"]:
+        try:
+            devices = devices_of_maps(module.params["ib_devices_files"])
+        except ValueError as error:
+            module.fail_json(msg="ib_devices_files: %s" % error)
     try:
         counters = read_counters(module.params["sysfs_root"], devices or [AUTO])
     except ValueError as error:
         module.fail_json(msg="devices: %s" % error)
     deltas = traffic(module.params["baseline"], counters) if module.params["baseline"] else {}
-    module.exit_json(changed=False, counters=counters, ports=sorted(counters), traffic=deltas,
+    module.exit_json(changed=False, devices=devices or [AUTO], counters=counters, ports=sorted(counters), traffic=deltas,
                      moved_bytes=moved_bytes(deltas))
 
 

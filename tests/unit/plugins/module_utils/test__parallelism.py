@@ -21,8 +21,10 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._parallelism impor
     valid_attn_tp_sizes,
 )
 
+# Qwen2.5-7B: 28 layers x 2 (K, V) x 4 KV heads x head_dim 128 (3584 / 28) x 2 bytes (bfloat16).
 QWEN_7B = {"num_attention_heads": 28, "num_key_value_heads": 4, "num_routed_experts": None,
-           "is_mla": False, "architecture": "Qwen2ForCausalLM", "stale_quantization": None}
+           "is_mla": False, "architecture": "Qwen2ForCausalLM", "stale_quantization": None,
+           "kv_bytes_per_token": 28 * 2 * 4 * 128 * 2, "kv_element_bytes": 2}
 DEEPSEEK_V3 = {"num_attention_heads": 128, "num_key_value_heads": 128, "num_routed_experts": 256,
                "is_mla": True, "architecture": "DeepseekV3ForCausalLM"}
 HEAD_RULES = {"attention_heads_divisible", "kv_heads_divisible"}
@@ -229,7 +231,8 @@ def test_local_directory(tmp_path: Path) -> None:
     config, source = load_model_config(str(path.parent))
     assert source == str(path)
     assert config == {"num_attention_heads": 32, "num_key_value_heads": 4, "num_routed_experts": 128,
-                      "is_mla": False, "architecture": "Qwen3MoeForCausalLM", "stale_quantization": None}
+                      "is_mla": False, "architecture": "Qwen3MoeForCausalLM", "stale_quantization": None,
+                      "kv_bytes_per_token": None, "kv_element_bytes": 2}
 
 
 def test_hf_cache_prefers_the_snapshot_refs_main_names(tmp_path: Path) -> None:
@@ -270,14 +273,40 @@ def test_nested_text_config_wins() -> None:
     })
     assert source == "model_config"
     assert config == {"num_attention_heads": 40, "num_key_value_heads": 8, "num_routed_experts": 16,
-                      "is_mla": False, "architecture": "Llama4ForConditionalGeneration", "stale_quantization": None}
+                      "is_mla": False, "architecture": "Llama4ForConditionalGeneration", "stale_quantization": None,
+                      "kv_bytes_per_token": None, "kv_element_bytes": 2}
 
 
 def test_model_config_beats_every_lookup() -> None:
     config, source = load_model_config("deepseek-ai/DeepSeek-V3", {"num_attention_heads": 12})
     assert source == "model_config"
     assert config == {"num_attention_heads": 12, "num_key_value_heads": 12, "num_routed_experts": None,
-                      "is_mla": False, "architecture": None, "stale_quantization": None}
+                      "is_mla": False, "architecture": None, "stale_quantization": None,
+                      "kv_bytes_per_token": None, "kv_element_bytes": 2}
+
+
+@pytest.mark.parametrize("model, expected", [
+    # layers x 2 (K, V) x KV heads x head_dim x 2 bytes; MLA: layers x (kv_lora_rank + qk_rope_head_dim) x 2 bytes.
+    ("meta-llama/Llama-3.1-8B-Instruct", 32 * 2 * 8 * 128 * 2),
+    ("meta-llama/Llama-3.1-70B-Instruct", 80 * 2 * 8 * 128 * 2),
+    ("meta-llama/Llama-3.1-405B", 126 * 2 * 8 * 128 * 2),
+    ("Qwen/Qwen2.5-72B-Instruct", 80 * 2 * 8 * 128 * 2),
+    ("deepseek-ai/DeepSeek-V3", 61 * (512 + 64) * 2),
+])
+def test_kv_bytes_per_token_of_known_models(model: str, expected: int) -> None:
+    assert load_model_config(model)[0]["kv_bytes_per_token"] == expected
+
+
+def test_kv_bytes_per_token_from_a_config() -> None:
+    dense = {"num_attention_heads": 16, "num_key_value_heads": 2, "num_hidden_layers": 4, "hidden_size": 1024}
+    assert load_model_config(None, dense)[0]["kv_bytes_per_token"] == 4 * 2 * 2 * 64 * 2
+    # head_dim wins over hidden_size / heads (Gemma, Qwen3); float32 weights cache float32 KV.
+    assert load_model_config(None, dict(dense, head_dim=256, torch_dtype="float32"))[0]["kv_bytes_per_token"] == \
+        4 * 2 * 2 * 256 * 4
+    # Unknown: no layer count, an unknown dtype, an MLA model without its rope dimension.
+    assert load_model_config(None, dict(dense, num_hidden_layers=None))[0]["kv_bytes_per_token"] is None
+    assert load_model_config(None, dict(dense, torch_dtype="int4"))[0]["kv_bytes_per_token"] is None
+    assert load_model_config(None, dict(dense, kv_lora_rank=512))[0]["kv_bytes_per_token"] is None
 
 
 def test_kv_lora_rank_marks_mla() -> None:

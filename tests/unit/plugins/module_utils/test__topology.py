@@ -242,11 +242,27 @@ def test_explicit_ib_devices_are_passed_and_auto_names_the_per_gpu_file(backend)
     for host, devices in (("p0", "mlx5_0,mlx5_1"), ("p1", "mlx5_2")):
         (worker,) = services(plan, host)
         assert flag(worker["argv"], "--disaggregation-ib-device") == devices and worker["ib_devices_file"] is None
+        assert worker["ib_devices"] == devices.split(",")  # what the readiness phase reads the counters of
     (decode,) = services(plan, "d0")
     path = "/srv/sglang/%s.ib-devices.json" % decode["unit"]
-    assert decode["ib_devices_file"] == path
+    assert decode["ib_devices_file"] == path and decode["ib_devices"] == []
     assert flag(decode["argv"], "--disaggregation-ib-device") == path
     assert services(plan, "r0")[0]["ib_devices_file"] is None
+
+
+@pytest.mark.parametrize("server_args, expected", [
+    ({}, 80 * 2 * 8 * 128 * 2),  # Llama-3.1-70B at bfloat16: 320 KiB per token
+    ({"kv-cache-dtype": "fp8_e4m3"}, 80 * 2 * 8 * 128),
+    ({"kv_cache_dtype": "nvfp4"}, 80 * 2 * 8 * 128 // 2),
+    ({"kv-cache-dtype": "auto"}, 80 * 2 * 8 * 128 * 2),
+])
+def test_instances_carry_their_kv_bytes_per_token(server_args, expected):
+    plan = plan_of(prefill=["p0"], decode=["d0"], common={"sglang_server_args": server_args})
+    assert {i["role"]: i["kv_bytes_per_token"] for i in plan["instances"]} == {"prefill": expected, "decode": expected}
+    # A model whose config gives no layer count: unknown, and the readiness phase falls back to min_bytes.
+    plan = plan_of(workers=["g0"], routers=(), common={"sglang_model_path": "acme/m",
+                                                       "sglang_model_config": {"num_attention_heads": 8}})
+    assert plan["instances"][0]["kv_bytes_per_token"] is None
 
 
 def test_regular_workers_take_no_ib_device():
