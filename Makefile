@@ -22,7 +22,11 @@ COLLECTION_LINK := .cache/collections/ansible_collections/gpufleet/sglang
 INVENTORY ?= inventories/examples/pd_1p1d
 PLAN_DIR  ?= plan
 
-.PHONY: help .venv collection-link plan lint sanity sanity-prep unit integration awx-collection docs dist ee-context \
+# The tarball `make dist` writes: build/<namespace>-<name>-<version>.tar.gz, from galaxy.yml.
+COLLECTION_TARBALL := build/$(shell sed -n 's/^namespace: *//p' galaxy.yml)-$(shell sed -n 's/^name: *//p' galaxy.yml)-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz
+GALAXY_IMPORT_DIR  := build/galaxy-import
+
+.PHONY: help .venv collection-link plan lint sanity sanity-prep unit integration awx-collection docs dist galaxy-import ee-context \
 	upstream bench bench-converge bench-downloads demo demo-down test test-all clean distclean
 
 UPSTREAM_VENV := .cache/upstream-venv
@@ -87,6 +91,18 @@ docs: .venv ## Regenerate docs/variables.md from the contract and the roles' arg
 
 dist: .venv ## Build the collection tarball into build/
 	$(RUN) ansible-galaxy collection build --force --output-path build .
+
+# Galaxy's own import check (galaxy-importer, as Galaxy runs it on upload) of the tarball, offline and without
+# a container runtime (.ci/galaxy-importer.cfg: ansible-test is off, `make sanity` runs it). Its log and
+# importer_result.json land in build/galaxy-import/. Any ERROR or WARNING line fails the target.
+galaxy-import: dist ## Galaxy's import check of the tarball (galaxy-importer): fails on any ERROR or WARNING
+	@rm -rf $(GALAXY_IMPORT_DIR) && mkdir -p $(GALAXY_IMPORT_DIR)
+	cd $(GALAXY_IMPORT_DIR) && $(RUN) GALAXY_IMPORTER_CONFIG=$(CURDIR)/.ci/galaxy-importer.cfg \
+		python -m galaxy_importer.main $(CURDIR)/$(COLLECTION_TARBALL) 2>&1 | tee import.log
+	@if grep -nE '\b(ERROR|WARNING|CRITICAL)\b|Traceback' $(GALAXY_IMPORT_DIR)/import.log; then \
+		echo "galaxy-import: galaxy-importer reported the problems above ($(GALAXY_IMPORT_DIR)/import.log)" >&2; exit 1; fi
+	@grep -q '^Importer processing completed successfully' $(GALAXY_IMPORT_DIR)/import.log || \
+		{ echo "galaxy-import: galaxy-importer did not complete ($(GALAXY_IMPORT_DIR)/import.log)" >&2; exit 1; }
 
 ee-context: .venv ## Execution-environment build context in build/ee-context (docs/awx.md)
 	$(RUN) ansible-galaxy collection build --force --output-path awx/collections .

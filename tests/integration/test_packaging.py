@@ -24,6 +24,9 @@ DEV_ENTRIES = {
 }
 DEV_PATHS = {"changelogs/fragments", "changelogs/.plugin-cache.yaml", "awx/collections", "awx/context",
              "docs/generate_variables.py"}
+# Run from a checkout, not from the installed collection: the AWX objects as code need awx.awx, which the
+# collection does not depend on (Galaxy's import check could not resolve configure.yml's modules).
+CHECKOUT_ONLY_PATHS = {"awx/configure.yml", "awx/vars", "awx/install_awx_collection.py"}
 # What users need: shipped whenever the checkout has it (docs, plugins, roles, playbooks, inventories...).
 SHIPPED_TREES = ("plugins", "roles", "playbooks", "inventories", "meta", "docs")
 SHIPPED_FILES = ("README.md", "LICENSE", "requirements.txt", "bindep.txt", "CHANGELOG.rst",
@@ -72,6 +75,12 @@ def test_no_test_or_dev_file_is_packaged(members):
         or m.endswith((".pyc", ".tar.gz", ".retry"))
     )
     assert not leaks, "build_ignore in galaxy.yml lets these into the tarball: %s" % leaks
+
+
+def test_awx_objects_as_code_stay_in_the_checkout(members):
+    assert all((ROOT / p).exists() for p in CHECKOUT_ONLY_PATHS), sorted(CHECKOUT_ONLY_PATHS)
+    packaged = sorted(m for m in members if any(m == p or m.startswith(p + "/") for p in CHECKOUT_ONLY_PATHS))
+    assert not packaged, "build_ignore in galaxy.yml lets these into the tarball: %s" % packaged
 
 
 def test_everything_users_need_is_packaged(members):
