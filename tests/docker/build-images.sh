@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the local Docker images the Molecule scenarios run, without a registry.
 #
-#   tests/docker/build-images.sh [--force]      (`make images` and .ci/run call it)
+#   tests/docker/build-images.sh [--force]      (`make images` and tests/prerequisites.sh call it)
 #
 # 1. debian:bookworm (also tagged debian:12): a plain Debian base made with
 #    `debootstrap --variant=minbase` and `docker import`, tagged with the name
