@@ -31,10 +31,22 @@ def variables(host) -> dict:
     return host.ansible.get_variables()
 
 
+# The inventory groups whose hosts the plan gives services; a host of the scenario outside them (the fleet's
+# PyPI cache) has none, and the tests about services skip it, saying so.
+SERVICE_GROUPS = frozenset({"sglang_nodes", "sglang_workers", "sglang_prefill", "sglang_decode", "sglang_router"})
+
+
 @pytest.fixture(scope="module")
-def services(host, plan) -> list:
+def services(host, plan, variables) -> list:
+    """This host's services of the plan; never an empty list, so that no test passes by looping over nothing."""
     name = host.backend.get_hostname()
-    return [service for service in plan["services"] if service["host"] == name]
+    mine = [service for service in plan["services"] if service["host"] == name]
+    groups = SERVICE_GROUPS & set(variables.get("group_names", ()))
+    if not groups:
+        pytest.skip("%s is in no group that runs services (%s)" % (name, ", ".join(sorted(SERVICE_GROUPS))))
+    assert mine, "%s is in %s, but the plan gives it no service: the tests would prove nothing" % (
+        name, ", ".join(sorted(groups)))
+    return mine
 
 
 # Runs on a node (python3 is on every Debian host): one HTTP request, the status and the JSON body.
