@@ -30,7 +30,7 @@ options:
     description:
       - The C(--disaggregation-ib-device) JSON files of this host's workers (GPU id to devices, as
         C(gpufleet.sglang.sglang_service) writes them for C(sglang_ib_device=auto)); the ports of the devices they
-        name are read, instead of O(devices): the NICs the KV cache must use, not whichever port moved.
+        name are read, instead of O(devices), since those are the NICs the KV cache must use, not whichever port moved.
     type: list
     elements: path
   sysfs_root:
