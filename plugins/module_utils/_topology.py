@@ -771,6 +771,20 @@ def _check_server_args(instance: _Instance, errors: List[Finding],
                       "another flag, not as this flag's value." % (name, ", ".join(map(repr, flagged))),
                       "give each flag its own key in sglang_server_args; a value may not start with - "
                       "(negative numbers aside).")
+    if options is not None:
+        # The secrets the plan puts in the worker's --config file are read by the same parser (0.5.6.post2 has no
+        # --admin-api-key: its server would stop on an unrecognized argument).
+        known = {string for strings in options for string in strings}
+        release = PROFILES[instance.settings["sglang_release_profile"]]["sglang"]
+        for variable, option in sorted(WORKER_SECRET_OPTIONS.items()):
+            holders = [node.host for node in instance.nodes if variable in node.settings["secrets"]]
+            if holders and "--" + option not in known:
+                errors.append(Finding(
+                    variable, "secret_option_known",
+                    "%s goes to the worker's --config file as %s, which SGLang %s's parser does not know: the "
+                    "server would stop on an unrecognized argument." % (variable, option, release),
+                    "unset %s for %s, or use a release profile whose SGLang has --%s." % (variable, instance.name, option),
+                    instance=instance.name, host=", ".join(holders)))
 
 
 # ---------------------------------------------------------------- rendering

@@ -293,6 +293,12 @@ def merge_config(argv, spec):
     return merged + argv[:index] + argv[index + 2 :]
 
 
+# SGLang 0.5.6.post2 and 0.5.8 store --tp-size, --pp-size, --dp-size and --ep-size under their long names and
+# copy them to the short ones in ServerArgs.from_cli_args; 0.5.23's parser stores the short ones itself.
+LONG_DESTS = (("tensor_parallel_size", "tp_size"), ("pipeline_parallel_size", "pp_size"),
+              ("data_parallel_size", "dp_size"), ("expert_parallel_size", "ep_size"))
+
+
 def parse_args(argv, spec=None):
     spec = spec or load_spec()
     parser = build_parser(spec)
@@ -303,6 +309,9 @@ def parse_args(argv, spec=None):
     args = parser.parse_args(argv)
     if args.model_path is None:
         parser.error("the following arguments are required: --model-path")
+    for long_name, short_name in LONG_DESTS:
+        if hasattr(args, long_name) and not hasattr(args, short_name):
+            setattr(args, short_name, getattr(args, long_name))
     return args
 
 

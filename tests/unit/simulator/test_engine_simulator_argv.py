@@ -116,6 +116,25 @@ def test_spec_env_var_selects_the_release(simulator_module, tmp_path, monkeypatc
         simulator_module.parse_args(["--model-path", "m", "--mem-fraction-static", "0.8"])
 
 
+@pytest.mark.parametrize("release", ["0.5.6.post2", "0.5.8", "0.5.23"])
+def test_each_release_profile_has_its_own_table(simulator_module, monkeypatch, release):
+    """The role points GPUFLEET_SIMULATOR_ARGS_SPEC at server_args/<the instance's release profile>.json."""
+    monkeypatch.setenv("GPUFLEET_SIMULATOR_ARGS_SPEC", str(SPEC_DIR / ("%s.json" % release)))
+    assert simulator_module.load_spec()["sglang"] == release
+    args = simulator_module.parse_args(["--model-path", "m", "--tp-size", "8", "--dp-size", "8", "--enable-dp-attention"])
+    assert (args.tp_size, args.dp_size, args.enable_dp_attention) == (8, 8, True)
+
+
+def test_a_flag_newer_than_the_simulated_release_exits_2(simulator_module, monkeypatch):
+    argv = [sys.executable, str(SIMULATOR), "--model-path", "m", "--cuda-graph-max-bs-decode", "8"]
+    env = {"GPUFLEET_SIMULATOR_ARGS_SPEC": str(SPEC_DIR / "0.5.6.post2.json"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False, env=env)
+    assert result.returncode == 2
+    assert "unrecognized arguments: --cuda-graph-max-bs-decode 8" in result.stderr
+    monkeypatch.setenv("GPUFLEET_SIMULATOR_ARGS_SPEC", str(SPEC_DIR / "0.5.23.json"))
+    assert simulator_module.parse_args(argv[2:]).cuda_graph_max_bs_decode == 8
+
+
 def test_process_exits_2_on_an_unknown_flag():
     result = subprocess.run([sys.executable, str(SIMULATOR), "--model-path", "m", "--bogus"], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
