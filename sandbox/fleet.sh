@@ -2,9 +2,10 @@
 # shellcheck disable=SC2034  # the names are used by the scripts that source this file
 # The 1P1D sandbox fleet: names and run options shared by up.sh, down.sh and
 # demo.sh (sourced, not run). The containers are the Molecule platforms of
-# .config/molecule/config.yml started by hand: the same image, systemd as PID
-# 1 without --privileged, the fixtures (fake nvidia-smi, IB sysfs) mounted
-# read-only at /opt/gpufleet-fixtures. inventories/sandbox names them.
+# .config/molecule/config.yml (driver.platform_defaults) started by hand: the
+# same image, systemd as PID 1 without --privileged, the fixtures (fake
+# nvidia-smi, IB sysfs) mounted read-only at /opt/gpufleet-fixtures.
+# inventories/sandbox names them.
 
 SANDBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SANDBOX_IMAGE=${SANDBOX_IMAGE:-gpufleet/debian12-systemd:latest}

@@ -37,11 +37,12 @@ for host in "${SANDBOX_HOSTS[@]}"; do
     case $state in
         running) log "$name is running" ;;
         "") log "creating $name"
-            # The keys of the Molecule platforms (.config/molecule/config.yml), plus
-            # /dev/shm as large as the preflight wants (a tmpfs limit, not an allocation)
-            # and SYS_PTRACE: root reads every process's /proc/<pid>/fd, as on a real
-            # host, so that the preflight of a second run tells the collection's own
-            # units on their ports from strangers.
+            # The rig's container settings (driver.platform_defaults of
+            # .config/molecule/config.yml: /dev/shm as large as the preflight wants, a
+            # tmpfs limit, not an allocation), plus SYS_PTRACE as the topology scenarios
+            # add it: root reads every process's /proc/<pid>/fd, as on a real host, so
+            # that the preflight of a second run tells the collection's own units on
+            # their ports from strangers.
             docker run --detach --name "$name" --hostname "$name" \
                 --network "$SANDBOX_NETWORK" --label "$SANDBOX_LABEL" \
                 --cap-add SYS_ADMIN --cap-add SYS_PTRACE --tmpfs /run --tmpfs /run/lock \
