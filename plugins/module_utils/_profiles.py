@@ -39,9 +39,9 @@ from __future__ import annotations
 from typing import Dict
 
 PROFILE_KEYS = (
-    "sglang", "attn_dp_size_flag", "cuda", "sgl_kernel_package", "sgl_kernel", "torch", "flashinfer",
-    "nccl", "cudnn", "cusparselt", "nvshmem", "gdrcopy", "deepep_commit", "sgl_deep_ep", "mooncake", "nixl",
-    "router_package", "router", "driver_floor", "cuda_archs",
+    "sglang", "attn_dp_size_flag", "pd_sliced_kv_any_tp", "cuda", "sgl_kernel_package", "sgl_kernel", "torch",
+    "flashinfer", "nccl", "cudnn", "cusparselt", "nvshmem", "gdrcopy", "deepep_commit", "sgl_deep_ep", "mooncake",
+    "nixl", "router_package", "router", "driver_floor", "cuda_archs",
 )
 
 PROFILES: Dict[str, dict] = {
@@ -49,6 +49,10 @@ PROFILES: Dict[str, dict] = {
     "0.5.6.post2": {
         "sglang": "0.5.6.post2",
         "attn_dp_size_flag": False,
+        # sglang/srt/disaggregation/{nixl,mooncake}/conn.py send_kvcache_slice of this release: between prefill and
+        # decode of different attention-TP sizes, a non-MLA model's heads land right only when prefill TP < decode
+        # TP <= KV heads, or decode TP 1 and prefill TP <= KV heads (the plan refuses the rest: pd_attn_tp_slicing).
+        "pd_sliced_kv_any_tp": False,
         "cuda": "12.9",  # the sgl-kernel 0.3.21 wheel on PyPI is the CUDA 12.9 build; torch from the cu129 index
         "sgl_kernel_package": "sgl-kernel",
         # known-good: 0.3.21, installed after SGLang (--no-deps); PyPI metadata of sglang 0.5.6.post2 pins 0.3.19,
@@ -74,6 +78,7 @@ PROFILES: Dict[str, dict] = {
     "0.5.8": {
         "sglang": "0.5.8",
         "attn_dp_size_flag": False,
+        "pd_sliced_kv_any_tp": False,  # the same send_kvcache_slice as 0.5.6.post2's
         "cuda": "12.9",  # cu129 torch index; PyPI metadata of sglang 0.5.8 (cuda-python==12.9)
         "sgl_kernel_package": "sgl-kernel",
         "sgl_kernel": "0.3.21",  # PyPI metadata of sglang 0.5.8 (sgl-kernel==0.3.21)
@@ -101,6 +106,10 @@ PROFILES: Dict[str, dict] = {
     "0.5.23": {
         "sglang": "0.5.23",
         "attn_dp_size_flag": True,
+        # sglang/srt/disaggregation/common/staging_buffer.py compute_head_slice_params: head slices for any attention-TP
+        # sizes of which one is a multiple of the other, replicated KV heads included; with SGLANG_DISAGG_STAGING_BUFFER=1
+        # they are gathered in GPU staging buffers (the plan's fix for its pd_attn_tp_mismatch warning names it).
+        "pd_sliced_kv_any_tp": True,
         # PyPI metadata of sglang 0.5.23: cuda-python>=13.0 and the [cu13] flavours of flashinfer_python,
         # nvidia-cutlass-dsl and humming-kernels, nvshmem4py-cu13.
         "cuda": "13.0",

@@ -1295,7 +1295,7 @@ def _all_instances(nodes_by_role: Mapping[str, List[_Node]], errors: List[Findin
 
 
 def _check_pd_pairing(instances: List[_Instance], attn_tp: Mapping[str, Optional[int]], errors: List[Finding],
-                      warnings: List[Finding]) -> Tuple[Optional[str], Optional[str]]:
+                      warnings: List[Finding], cache: Optional[Dict] = None) -> Tuple[Optional[str], Optional[str]]:
     """Prefill and decode must share model, backend and release; returns (backend, model)."""
     for name, rule, label in (("sglang_model_path", "pd_one_model", "model"),
                               ("sglang_transfer_backend", "pd_one_backend", "transfer backend"),
@@ -1308,18 +1308,128 @@ def _check_pd_pairing(instances: List[_Instance], attn_tp: Mapping[str, Optional
                                   % name))
     if not instances:
         return None, None
-    backend = instances[0].settings["sglang_transfer_backend"]
-    if backend == "nixl":
-        sizes = {role: sorted({attn_tp[i.name] for i in instances if i.role == role and attn_tp[i.name]})
-                 for role in ("prefill", "decode")}
-        if sizes["prefill"] and sizes["decode"] and sizes["prefill"] != sizes["decode"]:
+    _check_pd_attn_tp(instances, attn_tp, cache or {}, errors, warnings)
+    return instances[0].settings["sglang_transfer_backend"], instances[0].settings["sglang_model_path"]
+
+
+def _cached_model_config(settings: Mapping[str, Any], cache: Mapping) -> Optional[dict]:
+    """The model config _check_parallelism loaded for these settings, or None (unknown, or it failed)."""
+    config = cache.get(_model_key(settings))
+    return config if isinstance(config, dict) else None
+
+
+def _attn_tp_layout(instance: _Instance, size: int) -> str:
+    settings = instance.settings
+    if settings["sglang_enable_dp_attention"] and settings["sglang_dp_size"] > 1:
+        return "attention TP %d: tp_size %d / dp_size %d" % (size, settings["sglang_tp_size"], settings["sglang_dp_size"])
+    return "attention TP %d" % size
+
+
+def _sliced_kv_breaks(prefill_tp: int, decode_tp: int, kv_heads: int) -> Optional[str]:
+    """How SGLang 0.5.6.post2/0.5.8's send_kvcache_slice fails between these sizes, or None if it does not."""
+    if prefill_tp < decode_tp:
+        if decode_tp <= kv_heads:
+            return None
+        return ("the decode's %d ranks outnumber the model's %d KV heads, so it computes 0 heads per decode rank "
+                "(dst_heads_per_rank) and divides by it: every transfer raises ZeroDivisionError"
+                % (decode_tp, kv_heads))
+    if decode_tp == 1 and prefill_tp <= kv_heads:
+        return None
+    if prefill_tp > kv_heads:
+        return ("the prefill's %d ranks replicate the model's %d KV heads, which it does not account for: it "
+                "slices heads at the wrong size and writes them at the wrong offsets (corrupt KV cache or a "
+                "failed transfer)" % (prefill_tp, kv_heads))
+    return ("it writes each prefill rank's heads at the offset of its rank among all %d prefill ranks instead "
+            "of among the %d that feed one decode rank, past that rank's slot for every decode rank but the "
+            "first (corrupt KV cache or a failed transfer)" % (prefill_tp, prefill_tp // decode_tp))
+
+
+def _check_pd_attn_tp(instances: List[_Instance], attn_tp: Mapping[str, Optional[int]], cache: Mapping,
+                      errors: List[Finding], warnings: List[Finding]) -> None:
+    """KV-cache transfers between prefill and decode instances of different attention-TP sizes.
+
+    What SGLang does, read in each release's sglang/srt/disaggregation (common/conn.py and the backends'
+    conn.py); nixl and mooncake behave alike, so the backend changes none of it:
+    - CommonKVManager._resolve_rank_mapping (0.5.23; CommonKVReceiver.__init__ in 0.5.6.post2/0.5.8) pairs
+      decode and prefill ranks by integer division of the two sizes: unless the larger is a multiple of the
+      smaller, some ranks have no peer and their transfers fail (0.5.6.post2/0.5.8's
+      ServerArgs.validate_disagg_tp_size asserts the same for --disaggregation-decode-tp). An error.
+    - MLA models hold the whole latent cache on every attention-TP rank, and one rank sends whole pages:
+      nothing to say.
+    - Other models split their KV heads over the ranks: SGLang moves per-token head slices
+      (NixlKVManager._init_hetero_tp_prep_handle and send_kvcache_slice, MooncakeKVManager.send_kvcache_slice;
+      gathered in staging buffers with SGLANG_DISAGG_STAGING_BUFFER=1 in 0.5.23), and _resolve_rank_mapping
+      logs "Performance is NOT guaranteed when using different TP sizes for non-MLA models". A warning.
+    - 0.5.6.post2/0.5.8's send_kvcache_slice (nixl and mooncake alike) maps heads right only when prefill TP <
+      decode TP <= KV heads, or decode TP 1 and prefill TP <= KV heads (_sliced_kv_breaks); 0.5.23's
+      compute_head_slice_params handles replicated heads and any multiple (profile key pd_sliced_kv_any_tp).
+      An error.
+    - CommonKVManager.try_ensure_parallel_info (0.5.23) refuses different sizes for a non-MLA model whose KV
+      cache is mxfp8 (its block scales are not sliced). An error.
+    """
+    groups: Dict[Tuple[int, int], Tuple[List[_Instance], List[_Instance]]] = {}
+    for prefill in (i for i in instances if i.role == "prefill" and attn_tp[i.name]):
+        for decode in (i for i in instances if i.role == "decode" and attn_tp[i.name]):
+            sizes = (attn_tp[prefill.name], attn_tp[decode.name])
+            if sizes[0] == sizes[1] or any(prefill.settings[name] != decode.settings[name] for name in (
+                    "sglang_model_path", "sglang_model_config", "sglang_release_profile")):
+                continue  # a different model or release is an error of its own
+            sides = groups.setdefault(sizes, ([], []))
+            for side, instance in zip(sides, (prefill, decode)):
+                if instance not in side:
+                    side.append(instance)
+    for (prefill_tp, decode_tp), (prefills, decodes) in sorted(groups.items()):
+        both = prefills + decodes
+        where = {"instance": ", ".join(i.name for i in both),
+                 "host": ", ".join(node.host for i in both for node in i.nodes)}
+        pairing = ("prefill %s (%s) and decode %s (%s)"
+                   % (", ".join(i.name for i in prefills), _attn_tp_layout(prefills[0], prefill_tp),
+                      ", ".join(i.name for i in decodes), _attn_tp_layout(decodes[0], decode_tp)))
+        same = ("give both sides the same attention-TP size (sglang_tp_size, or sglang_tp_size / sglang_dp_size "
+                "with sglang_enable_dp_attention)")
+        if max(prefill_tp, decode_tp) % min(prefill_tp, decode_tp):
+            errors.append(Finding(
+                "sglang_tp_size", "pd_attn_tp_multiple",
+                "%s exchange their KV cache, and SGLang pairs their ranks by dividing the larger attention-TP size by "
+                "the smaller: %d is not a multiple of %d, so some ranks get no peer and their transfers fail "
+                "(with either transfer backend)." % (pairing, max(prefill_tp, decode_tp), min(prefill_tp, decode_tp)),
+                "%s, or sizes of which one is a multiple of the other." % same, **where))
+            continue
+        config = _cached_model_config(prefills[0].settings, cache)
+        if config is None or config.get("is_mla"):
+            continue
+        settings = prefills[0].settings
+        release = PROFILES[settings["sglang_release_profile"]]
+        kv_heads = config["num_key_value_heads"]
+        broken = None if release["pd_sliced_kv_any_tp"] else _sliced_kv_breaks(prefill_tp, decode_tp, kv_heads)
+        mxfp8 = [i.name for i in both if _server_arg(i.settings["sglang_server_args"], "kv-cache-dtype") == "mxfp8"]
+        if broken:
+            errors.append(Finding(
+                "sglang_tp_size", "pd_attn_tp_slicing",
+                "%s exchange the KV cache of %s (%d KV heads, not MLA) in head slices, and SGLang %s's "
+                "send_kvcache_slice (nixl and mooncake alike) gets these sizes wrong: %s."
+                % (pairing, settings["sglang_model_path"], kv_heads, release["sglang"], broken),
+                "%s, or sglang_release_profile: %s (its compute_head_slice_params handles these sizes)."
+                % (same, DEFAULT_PROFILE), **where))
+        elif mxfp8:
+            errors.append(Finding(
+                "sglang_server_args", "pd_attn_tp_mxfp8",
+                "%s differ in attention-TP size, and the sglang_server_args of %s set --kv-cache-dtype mxfp8: SGLang refuses every "
+                "transfer (\"PD Disaggregation does NOT support different attention TP sizes with MXFP8 KV "
+                "cache\"), since the block scales of a non-MLA model's KV cache cannot be cut by head."
+                % (pairing, ", ".join(mxfp8)),
+                "%s, or another kv-cache-dtype in sglang_server_args." % same, **where))
+        else:
             warnings.append(Finding(
-                "sglang_tp_size", "nixl_attn_tp_mismatch",
-                "prefill attention-TP %s differs from decode attention-TP %s; SGLang's NIXL backend fails "
-                "such transfers with NIXL_ERR_NOT_FOUND." % (sizes["prefill"], sizes["decode"]),
-                "use the same attention-TP size (tp, or tp/dp with DP attention) on both sides, or "
-                "sglang_transfer_backend: mooncake."))
-    return backend, instances[0].settings["sglang_model_path"]
+                "sglang_tp_size", "pd_attn_tp_mismatch",
+                "%s differ in attention-TP size. SGLang supports it (with nixl and mooncake alike) but, as %s is "
+                "not MLA, moves its KV cache in per-token head slices, many small RDMA writes instead of whole "
+                "pages, and logs \"Performance is NOT guaranteed when using different TP sizes for non-MLA "
+                "models\": expect a longer time to first token." % (pairing, settings["sglang_model_path"]),
+                "%s for whole-page transfers%s." % (same, "; or set SGLANG_DISAGG_STAGING_BUFFER: 1 in sglang_env "
+                                                    "(SGLang gathers the slices in GPU staging buffers, "
+                                                    "SGLANG_DISAGG_STAGING_POOL_SIZE_MB each, 4096 by default)"
+                                                    if release["pd_sliced_kv_any_tp"] else ""), **where))
 
 
 def _services(instances: List[_Instance], routers: List[_Node], mode: str, backend: Optional[str],
@@ -1444,7 +1554,7 @@ def build_plan(
     cache: Dict = {}
     attn_tp = {i.name: _check_parallelism(i, errors, model_config_loader, cache) for i in instances}
     if mode == "pd":
-        backend, model_path = _check_pd_pairing(instances, attn_tp, errors, warnings)
+        backend, model_path = _check_pd_pairing(instances, attn_tp, errors, warnings, cache)
     else:
         backend, models = None, {i.settings["sglang_model_path"] for i in instances}
         model_path = models.pop() if len(models) == 1 else None

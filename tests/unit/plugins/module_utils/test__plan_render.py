@@ -107,7 +107,7 @@ def single_node_plan() -> Dict[str, Any]:
 
 
 def one_prefill_one_decode_plan() -> Dict[str, Any]:
-    warning = {"instance": "decode-0", "host": None, "variable": "sglang_tp_size", "rule": "nixl_attn_tp_mismatch",
+    warning = {"instance": "decode-0", "host": None, "variable": "sglang_tp_size", "rule": "pd_attn_tp_mismatch",
                "message": "prefill attention-TP [8] differs from decode attention-TP [1].",
                "fix": "use the same attention-TP size on both sides."}
     return make_plan(make_instance("prefill-0", "prefill", cluster("p", 1, 1)),
@@ -256,7 +256,7 @@ def test_one_prefill_one_decode_draws_one_labelled_link():
     assert "r0 (10.0.0.10) serves http://10.0.0.10:8000 and routes to:" in markdown
     assert "- prefill: http://10.0.1.1:30000 (bootstrap 8998)\n- decode: http://10.0.2.1:30000\n" in markdown
     assert "- prefill-0 → decode-0 (nixl)" in markdown
-    assert ("- **nixl_attn_tp_mismatch** (instance decode-0, variable sglang_tp_size): prefill attention-TP [8] "
+    assert ("- **pd_attn_tp_mismatch** (instance decode-0, variable sglang_tp_size): prefill attention-TP [8] "
             "differs from decode attention-TP [1]. Fix: use the same attention-TP size on both sides.") in markdown
     assert "# HF_TOKEN: secret, set from inventory variable sglang_hf_token" in markdown
     instances = table_rows(markdown, "Instances")

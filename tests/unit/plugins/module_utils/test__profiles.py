@@ -45,6 +45,7 @@ def test_versions_parse(name: str) -> None:
     assert prof["sgl_kernel_package"] in ("sgl-kernel", "sglang-kernel")
     assert prof["router_package"] in ("sglang-router", "smg")
     assert isinstance(prof["attn_dp_size_flag"], bool)
+    assert isinstance(prof["pd_sliced_kv_any_tp"], bool)
 
 
 def _release(name: str) -> tuple:

@@ -375,7 +375,7 @@ def test_instance_members_must_agree():
     assert "g0: 30000" in errors[0].message and "g1: 31000" in errors[0].message
 
 
-def test_pd_model_and_backend_must_match_and_nixl_attn_tp_warns():
+def test_pd_model_and_backend_must_match_and_attn_tp_mismatch_warns():
     errors = errors_of(prefill=["p0"], decode=["d0"], per_host={"d0": {"sglang_model_path": QWEN_7B,
                                                                        "sglang_tp_size": 4,
                                                                        "sglang_gpus_per_node": 4,
@@ -385,8 +385,9 @@ def test_pd_model_and_backend_must_match_and_nixl_attn_tp_warns():
     narrow_decode = {"d0": {"sglang_tp_size": 4, "sglang_gpus_per_node": 4}}
     result = build_plan(*fleet(prefill=["p0"], decode=["d0"], per_host=narrow_decode))
     assert not result.errors
-    assert [w.rule for w in result.warnings] == ["nixl_attn_tp_mismatch", "open_without_api_key"]
-    assert "NIXL_ERR_NOT_FOUND" in result.warnings[0].message
+    # SGLang 0.5.23 transfers between attention TP 8 and 4 in head slices (test__topology_pd_attn_tp.py).
+    assert [w.rule for w in result.warnings] == ["pd_attn_tp_mismatch", "open_without_api_key"]
+    assert "Performance is NOT guaranteed" in result.warnings[0].message
 
 
 def test_gpu_ranges_overlap_or_exceed_the_machine():
