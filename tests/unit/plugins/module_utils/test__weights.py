@@ -291,3 +291,17 @@ def test_copy_from_a_local_snapshot(model, tmp_path):
     assert (dest / SHARD).read_bytes() == (source / SHARD).read_bytes()
     missing = w.converge(str(tmp_path / "other"), manifest, w.local_fetcher(str(tmp_path / "nowhere")))
     assert not missing["published"] and "source_path" in missing["errors"][0]["message"]
+
+
+def test_source_that_ignores_range_restarts_the_file(model, tmp_path):
+    source, _files, manifest = model
+    entry = next(e for e in manifest if e["path"] == SHARD)
+    part = tmp_path / (SHARD + w.PART_SUFFIX)
+    part.write_bytes(b"\0" * 1000)  # a partial whose bytes the source will not continue
+
+    def fetch(wanted, offset):
+        assert offset == 1000
+        raise w.RestartFromZero(iter([(source / SHARD).read_bytes()]))
+
+    counts = w.download(fetch, entry, str(part))
+    assert counts["fetched"] == entry["size"] and part.read_bytes() == (source / SHARD).read_bytes()
