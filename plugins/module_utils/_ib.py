@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 AUTO = "auto"
 PORT_STATES = ("DOWN", "INIT", "ARMED", "ACTIVE")
@@ -502,3 +502,18 @@ def _adapter_port(port: dict[str, Any]) -> int:
     if address and port["port"] == 1:
         return int(address.rsplit(".", 1)[1]) + 1
     return port["port"]
+
+
+def ucx_net_devices(devices: Iterable[str], active_ports: Iterable[Mapping[str, Any]]) -> str:
+    """UCX_NET_DEVICES for RDMA devices: each ACTIVE port of them as UCX names it (``mlx5_0:1``), comma-joined.
+
+    ``devices``: names as ``--disaggregation-ib-device`` spells them (``mlx5_0`` or ``mlx5_0:1``);
+    ``active_ports``: the usable ports found on the host (``gpu_facts``' ``nic_affinity.nics``: ``device``,
+    ``port``). A device without an ACTIVE port is left out, so UCX never tries it; "" when none is left.
+    """
+    wanted = [parse_device_spec(spec) for spec in devices]
+    names = []
+    for port in active_ports:
+        if any(port["device"] == name and number in (None, port["port"]) for name, number in wanted):
+            names.append("%s:%d" % (port["device"], port["port"]))
+    return ",".join(dict.fromkeys(names))

@@ -39,9 +39,9 @@ from __future__ import annotations
 from typing import Dict
 
 PROFILE_KEYS = (
-    "sglang", "attn_dp_size_flag", "pd_sliced_kv_any_tp", "cuda", "sgl_kernel_package", "sgl_kernel", "torch",
-    "flashinfer", "nccl", "cudnn", "cusparselt", "nvshmem", "gdrcopy", "deepep_commit", "sgl_deep_ep", "mooncake",
-    "nixl", "router_package", "router", "driver_floor", "cuda_archs",
+    "sglang", "attn_dp_size_flag", "pd_sliced_kv_any_tp", "nixl_reads_ib_device", "cuda", "sgl_kernel_package",
+    "sgl_kernel", "torch", "flashinfer", "nccl", "cudnn", "cusparselt", "nvshmem", "gdrcopy", "deepep_commit",
+    "sgl_deep_ep", "mooncake", "nixl", "router_package", "router", "driver_floor", "cuda_archs",
 )
 
 PROFILES: Dict[str, dict] = {
@@ -53,6 +53,9 @@ PROFILES: Dict[str, dict] = {
         # decode of different attention-TP sizes, a non-MLA model's heads land right only when prefill TP < decode
         # TP <= KV heads, or decode TP 1 and prefill TP <= KV heads (the plan refuses the rest: pd_attn_tp_slicing).
         "pd_sliced_kv_any_tp": False,
+        # sglang/srt/disaggregation/nixl/conn.py of this release never reads --disaggregation-ib-device: UCX picks
+        # its devices itself unless UCX_NET_DEVICES names them (sglang_service sets it to the mapped ACTIVE ports).
+        "nixl_reads_ib_device": False,
         "cuda": "12.9",  # the sgl-kernel 0.3.21 wheel on PyPI is the CUDA 12.9 build; torch from the cu129 index
         "sgl_kernel_package": "sgl-kernel",
         # known-good: 0.3.21, installed after SGLang (--no-deps); PyPI metadata of sglang 0.5.6.post2 pins 0.3.19,
@@ -79,6 +82,7 @@ PROFILES: Dict[str, dict] = {
         "sglang": "0.5.8",
         "attn_dp_size_flag": False,
         "pd_sliced_kv_any_tp": False,  # the same send_kvcache_slice as 0.5.6.post2's
+        "nixl_reads_ib_device": False,  # the same nixl/conn.py: --disaggregation-ib-device is not read
         "cuda": "12.9",  # cu129 torch index; PyPI metadata of sglang 0.5.8 (cuda-python==12.9)
         "sgl_kernel_package": "sgl-kernel",
         "sgl_kernel": "0.3.21",  # PyPI metadata of sglang 0.5.8 (sgl-kernel==0.3.21)
@@ -110,6 +114,10 @@ PROFILES: Dict[str, dict] = {
         # sizes of which one is a multiple of the other, replicated KV heads included; with SGLANG_DISAGG_STAGING_BUFFER=1
         # they are gathered in GPU staging buffers (the plan's fix for its pd_attn_tp_mismatch warning names it).
         "pd_sliced_kv_any_tp": True,
+        # sglang/srt/disaggregation/nixl/conn.py _resolve_ucx_device_list: the GPU's devices of
+        # --disaggregation-ib-device become NIXL's UCX device_list (HCA names only: NIXL appends port 1; a name
+        # with a port suffix raises), unless UCX_NET_DEVICES is set, which then wins for every GPU.
+        "nixl_reads_ib_device": True,
         # PyPI metadata of sglang 0.5.23: cuda-python>=13.0 and the [cu13] flavours of flashinfer_python,
         # nvidia-cutlass-dsl and humming-kernels, nvshmem4py-cu13.
         "cuda": "13.0",

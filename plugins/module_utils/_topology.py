@@ -886,7 +886,8 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
                 # Only node rank 0 runs the tokenizer manager, which starts the KV bootstrap server
                 # (SGLang 0.5.23 entrypoints/engine.py); the other ranks answer health checks only.
                 ports.append({"port": settings["sglang_bootstrap_port"], "purpose": "bootstrap"})
-        # Both backends read the flag (Mooncake; NIXL through UCX from SGLang 0.5.23, earlier NIXL ignores it).
+        # Both backends read the flag (Mooncake; NIXL through UCX from SGLang 0.5.23, earlier NIXL ignores it,
+        # and then sglang_service pins UCX to the same devices with UCX_NET_DEVICES: pin_ucx_devices).
         ib_device = node.settings["sglang_ib_device"]
         if ib_device == "auto":
             # A per-GPU JSON file, keyed by GPU ID: sglang_service writes each GPU's nearest ACTIVE NICs
@@ -941,6 +942,10 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         # The RDMA devices the KV cache goes through when the inventory names them (sglang_ib_device);
         # with auto, ib_devices_file maps each GPU to its own on the host.
         "ib_devices": ib_devices,
+        # NIXL of this release does not read --disaggregation-ib-device: sglang_service sets UCX_NET_DEVICES to the
+        # ACTIVE ports of these devices (or of the GPUs' mapped NICs), so UCX never tries another HCA.
+        "pin_ucx_devices": backend == "nixl" and instance.role != "regular"
+                           and not PROFILES[settings["sglang_release_profile"]]["nixl_reads_ib_device"],
         "rdma": rdma,
         "kernel_modules": kernel_modules,
     }
@@ -1023,6 +1028,7 @@ def _router_service(node: _Node, instances: List[_Instance], mode: str) -> dict:
         "secret_config": None,
         "ib_devices_file": None,
         "ib_devices": [],
+        "pin_ucx_devices": False,
         "rdma": False,
         "kernel_modules": [],
         "weights_dir": None,
@@ -1309,7 +1315,33 @@ def _check_pd_pairing(instances: List[_Instance], attn_tp: Mapping[str, Optional
     if not instances:
         return None, None
     _check_pd_attn_tp(instances, attn_tp, cache or {}, errors, warnings)
+    _check_nixl_ib_devices(instances, errors)
     return instances[0].settings["sglang_transfer_backend"], instances[0].settings["sglang_model_path"]
+
+
+def _check_nixl_ib_devices(instances: List[_Instance], errors: List[Finding]) -> None:
+    """NIXL of a release that reads --disaggregation-ib-device takes HCA names only.
+
+    SGLang 0.5.23 (nixl/conn.py _resolve_ucx_device_list) hands the GPU's devices to NIXL's UCX backend, which
+    appends port 1 itself, and raises "requires HCA names without port suffixes" at start for mlx5_0:1.
+    """
+    for instance in instances:
+        if instance.settings["sglang_transfer_backend"] != "nixl" or \
+                not PROFILES[instance.settings["sglang_release_profile"]]["nixl_reads_ib_device"]:
+            continue
+        for node in instance.nodes:
+            ib_device = node.settings["sglang_ib_device"]
+            names = ib_device if isinstance(ib_device, list) else str(ib_device).split(",")
+            with_port = [name.strip() for name in names if ":" in name]
+            if with_port:
+                errors.append(Finding(
+                    "sglang_ib_device", "nixl_ib_device_port",
+                    "NIXL of SGLang %s takes RDMA device names without a port (%s): it uses port 1 of each and "
+                    "refuses to start with a port suffix." % (
+                        PROFILES[instance.settings["sglang_release_profile"]]["sglang"], ", ".join(with_port)),
+                    "name the HCAs only (%s), and make sure their port 1 is the ACTIVE one, or use "
+                    "sglang_transfer_backend: mooncake." % ", ".join(name.split(":")[0] for name in with_port),
+                    instance=instance.name, host=node.host))
 
 
 def _cached_model_config(settings: Mapping[str, Any], cache: Mapping) -> Optional[dict]:

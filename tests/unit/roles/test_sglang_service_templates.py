@@ -23,6 +23,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.plugins.filter.core import comment
 
 from ansible_collections.gpufleet.sglang.plugins.filter.systemd_quote import FilterModule
+from ansible_collections.gpufleet.sglang.plugins.filter.ucx_net_devices import FilterModule as UcxFilterModule
 from ansible_collections.gpufleet.sglang.plugins.module_utils._topology import VENV_ENV_FILE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -41,7 +42,7 @@ def environment(templates: Path) -> jinja2.Environment:
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.tests["match"] = lambda value, pattern: re.match(pattern, value) is not None  # Ansible's `match` test
     env.filters["comment"] = comment
-    for name, function in FilterModule().filters().items():
+    for name, function in {**FilterModule().filters(), **UcxFilterModule().filters()}.items():
         env.filters["gpufleet.sglang." + name] = function
     return env
 
@@ -486,6 +487,16 @@ def test_secret_env_entries_take_their_own_value() -> None:
     text = render("service.env.j2", service=service, secrets=secrets, **ROLE_VARS)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines == ["HF_TOKEN='hf_x'", "WANDB_API_KEY='w-1'", "DB_PASSWORD='p 2'"]
+
+
+def test_ucx_is_pinned_to_the_workers_active_ports() -> None:
+    """A worker whose NIXL ignores --disaggregation-ib-device gets UCX_NET_DEVICES: its devices' ACTIVE ports."""
+    facts = {"nic_affinity": {"mapping": {"0": "mlx5_0", "1": "mlx5_1"},
+                              "nics": [{"device": "mlx5_0", "port": 1}, {"device": "mlx5_1", "port": 2}]}}
+    pinned = worker([PROGRAM], gpu_ids=[0, 1], ib_devices=[], pin_ucx_devices=True)
+    text = render("service.env.j2", service=pinned, _sglang_service_gpu_facts=facts, **ROLE_VARS)
+    assert environment_file(text) == [("UCX_NET_DEVICES", "mlx5_0:1,mlx5_1:2")]
+    assert environment_file(render("service.env.j2", service=worker([PROGRAM]), **ROLE_VARS)) == []
 
 
 def test_simulator_environment() -> None:

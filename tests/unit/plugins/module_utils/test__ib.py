@@ -17,6 +17,7 @@ from ansible_collections.gpufleet.sglang.plugins.module_utils._ib import (
     parse_ibv_devinfo,
     parse_rate_gbps,
     read_sysfs_ports,
+    ucx_net_devices,
 )
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
@@ -578,3 +579,23 @@ def test_describe_problems_one_line_each() -> None:
         "mlx5_5: found port 1: state DOWN; needed a port in state ACTIVE; fix: plug the cable\n"
         "mlx5_9: found absent; needed a port in state ACTIVE; fix: use mlx5_0"
     )
+
+
+@pytest.mark.parametrize("devices, expected", [
+    (["mlx5_0"], "mlx5_0:1"),
+    (["mlx5_1"], "mlx5_1:2"),  # its ACTIVE port is 2: UCX must be told so
+    (["mlx5_0", "mlx5_1"], "mlx5_0:1,mlx5_1:2"),
+    (["mlx5_1:1"], ""),  # that port is not ACTIVE
+    (["mlx5_9"], ""),
+])
+def test_ucx_net_devices_names_the_active_ports(devices, expected):
+    active = [{"device": "mlx5_0", "port": 1}, {"device": "mlx5_1", "port": 2}, {"device": "mlx5_2", "port": 1}]
+    assert ucx_net_devices(devices, active) == expected
+
+
+def test_the_filter_takes_the_plans_devices_or_the_gpus_mapped_nics():
+    from ansible_collections.gpufleet.sglang.plugins.filter.ucx_net_devices import ucx_net_devices as by_service
+    affinity = {"mapping": {"0": "mlx5_0", "1": "mlx5_1", "2": "mlx5_2"},
+                "nics": [{"device": "mlx5_0", "port": 1}, {"device": "mlx5_1", "port": 1}, {"device": "mlx5_2", "port": 1}]}
+    assert by_service({"ib_devices": ["mlx5_2"], "gpu_ids": [0, 1]}, affinity) == "mlx5_2:1"
+    assert by_service({"ib_devices": [], "gpu_ids": [0, 1]}, affinity) == "mlx5_0:1,mlx5_1:1"

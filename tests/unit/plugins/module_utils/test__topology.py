@@ -265,6 +265,31 @@ def test_instances_carry_their_kv_bytes_per_token(server_args, expected):
     assert plan["instances"][0]["kv_bytes_per_token"] is None
 
 
+def test_nixl_of_a_release_that_reads_the_ib_device_takes_hca_names_only():
+    errors = errors_of(prefill=["p0"], decode=["d0"], common={"sglang_transfer_backend": "nixl"},
+                       per_host={"p0": {"sglang_ib_device": ["mlx5_0:1", "mlx5_1"]}})
+    (error,) = [e for e in errors if e.rule == "nixl_ib_device_port"]
+    assert error.host == "p0" and error.variable == "sglang_ib_device" and "mlx5_0:1" in error.message
+    assert "name the HCAs only (mlx5_0)" in error.fix
+    # Mooncake reads a port suffix; 0.5.8's NIXL ignores the flag (UCX_NET_DEVICES is pinned instead).
+    plan_of(prefill=["p0"], decode=["d0"], common={"sglang_transfer_backend": "mooncake"},
+            per_host={"p0": {"sglang_ib_device": "mlx5_0:1"}})
+    plan_of(prefill=["p0"], decode=["d0"], common={"sglang_transfer_backend": "nixl", "sglang_release_profile": "0.5.8"},
+            per_host={"p0": {"sglang_ib_device": "mlx5_0:1"}})
+
+
+@pytest.mark.parametrize("backend, profile, pinned", [
+    ("nixl", "0.5.23", False),  # SGLang hands --disaggregation-ib-device to NIXL's UCX itself
+    ("nixl", "0.5.8", True), ("nixl", "0.5.6.post2", True),  # it does not: UCX_NET_DEVICES
+    ("mooncake", "0.5.8", False),
+])
+def test_ucx_is_pinned_where_nixl_ignores_the_ib_device(backend, profile, pinned):
+    plan = plan_of(prefill=["p0"], decode=["d0"],
+                   common={"sglang_transfer_backend": backend, "sglang_release_profile": profile})
+    assert {s["role"]: s["pin_ucx_devices"] for s in plan["services"]} == {
+        "prefill": pinned, "decode": pinned, "router": False}
+
+
 def test_regular_workers_take_no_ib_device():
     (worker,) = plan_of(workers=["g0"], routers=(), common={"sglang_ib_device": "mlx5_0"})["services"]
     assert "--disaggregation-ib-device" not in worker["argv"] and worker["ib_devices_file"] is None
