@@ -14,8 +14,15 @@ What it is
       ``--config FILE.yaml`` is merged in front of argv the way SGLang merges it;
     * serves the worker HTTP API that routers and operators use (``/health``, ``/health_generate``,
       ``/get_server_info``, ``/get_model_info``, ``/v1/models``, ``/generate``, ``/v1/completions``,
-      ``/v1/chat/completions``, ``/metrics``, ``/flush_cache``) with ``--api-key`` enforced on every
-      path but ``/health*``, ``/ready`` and ``/metrics`` (SGLang's exemptions);
+      ``/v1/chat/completions``, ``/flush_cache``) with ``--api-key`` enforced on every path but
+      ``/health*``, ``/ready`` and ``/metrics`` (SGLang's exemptions);
+    * serves the load endpoints of the SGLang release it stands in for (the release its parser spec
+      is named after, ``server_args/<release>.json``, see simulated_release), in that release's JSON
+      shape: ``/v1/loads`` from 0.5.8, ``/get_load`` up to 0.5.20, ``/metrics`` only with
+      ``--enable-metrics``. They count the requests it serves, per DP rank (``--dp-size`` or
+      ``--attn-dp-size`` ranks, taken in turn): waiting (for one of ``--max-running-requests`` running
+      slots of the rank, or a decode for its KV), running, and a prefill's KV waiting for its decode to
+      pull it (SGLang's inflight queue);
     * plays the PD handshake: a prefill also listens on ``--disaggregation-bootstrap-port`` and
       publishes "KV" per ``bootstrap_room``; a decode pulls that room from the request's
       ``bootstrap_host:bootstrap_port`` and fails with a 500 naming both when nothing arrives, so a
@@ -39,7 +46,8 @@ What it is not
 
 Environment (never argv, so the argv stays SGLang's):
     GPUFLEET_SIMULATOR_ARGS_SPEC   parser spec JSON (default, and fallback when the file is missing:
-                                   the newest server_args/*.json beside this file)
+                                   the newest server_args/*.json beside this file); its name
+                                   (<release>.json) is the release simulated
     GPUFLEET_SIMULATOR_PREFILL_MS  simulated prefill latency per request (default 20)
     GPUFLEET_SIMULATOR_TOKEN_MS    simulated latency per generated token (default 5)
     GPUFLEET_SIMULATOR_STARTUP_S   simulated model load time before /health turns 200 (default 1)
@@ -140,6 +148,44 @@ def load_spec(path=None):
         path = fallback
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def release_key(release):
+    """``0.5.6.post2`` -> (0, 5, 6, 2): the numbers of a release, in the order releases come."""
+    return tuple(int(n) for n in re.findall(r"[0-9]+", str(release or "")))
+
+
+def simulated_release(spec_path, spec):
+    """The SGLang release this simulator stands in for: the one its parser spec is named after
+    (``server_args/<release>.json``, the plan's release profile, even when that file is missing and argv is
+    checked against another release's table), else the release the spec was generated from."""
+    name = os.path.basename(spec_path or "")
+    if name.endswith(".json") and re.match(r"^[0-9]+(\.[0-9]+)*((\.)?post[0-9]+)?$", name[: -len(".json")]):
+        return name[: -len(".json")]
+    return (spec or {}).get("sglang")
+
+
+# The load endpoints of SGLang's HTTP server (sglang/srt/entrypoints/http_server.py and v1_loads.py of each
+# release's wheel): /v1/loads from 0.5.8; /get_load up to 0.5.20 (deprecated in 0.5.8, gone in 0.5.21);
+# /metrics in every release, but only with --enable-metrics.
+V1_LOADS_SINCE = (0, 5, 8)
+GET_LOAD_GONE = (0, 5, 21)
+# Requests one DP rank runs at once when --max-running-requests is not set (SGLang derives it from the KV
+# cache's size; the simulator has none).
+DEFAULT_MAX_RUNNING_REQUESTS = 4096
+
+
+def load_endpoints(release, enable_metrics):
+    """The load endpoints a worker of RELEASE serves."""
+    key = release_key(release)
+    endpoints = []
+    if key >= V1_LOADS_SINCE:
+        endpoints.append("/v1/loads")
+    if key < GET_LOAD_GONE:
+        endpoints.append("/get_load")
+    if enable_metrics:
+        endpoints.append("/metrics")
+    return endpoints
 
 
 class _DeprecatedAction(argparse.Action):
@@ -773,9 +819,20 @@ class KVStore(object):
         return {k: v for k, v in record.items() if k != "pulled"}
 
 
+class Slot(object):
+    """Where one request is: waiting (for a running slot, or a decode for its KV), running, or transferring
+    (a prefill's KV, computed, until its decode pulled it: SGLang's inflight queue, which holds no running slot)."""
+
+    def __init__(self, rank):
+        self.rank = rank
+        self.state = None
+
+
 class Engine(object):
-    def __init__(self, args):
+    def __init__(self, args, release=None):
         self.args = args
+        self.release = release or (SPEC.get("sglang") if SPEC else None)
+        self.endpoints = load_endpoints(self.release, getattr(args, "enable_metrics", False))
         self.mode = args.disaggregation_mode or "null"
         self.prefill_s = env_float("GPUFLEET_SIMULATOR_PREFILL_MS", 20) / 1000.0
         self.token_s = env_float("GPUFLEET_SIMULATOR_TOKEN_MS", 5) / 1000.0
@@ -797,7 +854,49 @@ class Engine(object):
             "flush_cache": 0,
         }
         self.pulled_from = {}
-        self.running = 0
+        # Requests per DP rank (SGLang runs a scheduler per rank; requests go to them in turn), by state.
+        self.dp_ranks = max(1, getattr(args, "dp_size", None) or 1, getattr(args, "attn_dp_size", None) or 1)
+        limit = getattr(args, "max_running_requests", None) or 0
+        self.max_running = limit if limit > 0 else DEFAULT_MAX_RUNNING_REQUESTS
+        self.states = {state: [0] * self.dp_ranks for state in ("waiting", "running", "transferring")}
+        self.next_rank = 0
+        self.slots = threading.Condition(self.lock)
+
+    @property
+    def running(self):
+        return sum(self.states["running"])
+
+    def enter(self):
+        """A new request: waiting on the next DP rank."""
+        with self.lock:
+            slot = Slot(self.next_rank)
+            self.next_rank = (self.next_rank + 1) % self.dp_ranks
+            self._move(slot, "waiting")
+        return slot
+
+    def _move(self, slot, state):
+        if slot.state:
+            self.states[slot.state][slot.rank] -= 1
+        if state:
+            self.states[state][slot.rank] += 1
+        slot.state = state
+        self.slots.notify_all()
+
+    def move(self, slot, state):
+        with self.lock:
+            self._move(slot, state)
+
+    def start_running(self, slot):
+        """Wait for a running slot of the request's DP rank (--max-running-requests), then run."""
+        with self.slots:
+            while self.states["running"][slot.rank] >= self.max_running:
+                self.slots.wait()
+            self._move(slot, "running")
+
+    def loads(self):
+        """[(waiting, running, transferring)] per DP rank."""
+        with self.lock:
+            return list(zip(self.states["waiting"], self.states["running"], self.states["transferring"]))
 
     def count(self, **deltas):
         with self.lock:
@@ -813,11 +912,15 @@ class Engine(object):
         with self.lock:
             block = dict(self.counters)
             block["kv_pulled_from"] = dict(self.pulled_from)
-            block["running_requests"] = self.running
+            block["running_requests"] = sum(self.states["running"])
+            block["waiting_requests"] = sum(self.states["waiting"])
+            block["transferring_requests"] = sum(self.states["transferring"])
         block.update(
             {
                 "engine": "gpufleet sglang_engine_simulator",
                 "spec_sglang_version": SPEC.get("sglang") if SPEC else None,
+                "release": self.release,
+                "load_endpoints": list(self.endpoints),
                 "disaggregation_mode": self.mode,
                 "ready": self.ready(),
                 "ranks_joined": self.ranks.joined() if self.ranks else [],
@@ -842,14 +945,14 @@ class Engine(object):
         if self.mode != "null" and room is None:
             raise SimError(400, "Invalid request: Disaggregated request received without bootstrap room id.")
         fake = host == FAKE_BOOTSTRAP_HOST
-        with self.lock:
-            self.running += 1
+        slot = self.enter()
         try:
-            if self.mode == "prefill":
-                return self._prefill(seed, prompt_tokens, room, fake, emit)
             if self.mode == "decode" and not fake:
-                self._pull_kv(seed, host, port, room)
-            elif self.mode != "decode":
+                self._pull_kv(seed, host, port, room)  # waiting, as in SGLang's decode transfer queue
+            self.start_running(slot)
+            if self.mode == "prefill":
+                return self._prefill(seed, prompt_tokens, room, fake, emit, slot)
+            if self.mode != "decode":
                 time.sleep(self.prefill_s)
             ids = tokens_for(seed, max_tokens)
             for index, token in enumerate(ids):
@@ -862,13 +965,13 @@ class Engine(object):
             self.count(requests_failed=1)
             raise
         finally:
-            with self.lock:
-                self.running -= 1
+            self.move(slot, None)
 
-    def _prefill(self, seed, prompt_tokens, room, fake, emit):
+    def _prefill(self, seed, prompt_tokens, room, fake, emit, slot):
         time.sleep(self.prefill_s)
         ids = tokens_for(seed, 1)  # a prefill server returns the first token only
         if not fake:
+            self.move(slot, "transferring")
             pulled = self.kv.publish(str(room), {"room": str(room), "digest": digest_of(seed), "prompt_tokens": prompt_tokens})
             if not pulled.wait(self.kv_timeout):
                 self.kv.drop(str(room))
@@ -1218,12 +1321,19 @@ class WorkerHandler(BaseHandler):
         "/get_model_info": ("GET",),
         "/model_info": ("GET",),
         "/v1/models": ("GET",),
-        "/metrics": ("GET",),
         "/flush_cache": ("GET", "POST"),
         "/generate": ("POST", "PUT"),
         "/v1/completions": ("POST",),
         "/v1/chat/completions": ("POST",),
     }
+
+    # The load endpoints: those of the simulated release (Engine.endpoints, load_endpoints()).
+    LOAD_ROUTES = {"/v1/loads": ("GET",), "/get_load": ("GET",), "/metrics": ("GET",)}
+
+    def methods_of(self, path):
+        if path in self.LOAD_ROUTES:
+            return self.LOAD_ROUTES[path] if path in self.server.engine.endpoints else None
+        return self.ROUTES.get(path)
 
     def authorized(self, path):
         key = self.server.engine.args.api_key
@@ -1255,6 +1365,10 @@ class WorkerHandler(BaseHandler):
             return self.send_json(200, {"object": "list", "data": [self.model_card()]})
         if path == "/metrics":
             return self.send_bytes(200, self.metrics().encode("utf-8"), "text/plain; version=0.0.4")
+        if path == "/v1/loads":
+            return self.send_json(200, self.v1_loads(query))
+        if path == "/get_load":
+            return self.send_json(200, self.get_load())
         if path == "/flush_cache":
             engine.count(flush_cache=1)
             return self.send_bytes(200, b"Cache flushed.\n", "text/plain")
@@ -1314,6 +1428,125 @@ class WorkerHandler(BaseHandler):
             "max_model_len": engine.context_length,
         }
 
+    # load endpoints, as the simulated release shapes them (see load_endpoints)
+
+    def v1_loads(self, query):
+        """SGLang's /v1/loads: one entry per DP rank; 0.5.8's shape for 0.5.8, 0.5.23's for newer releases."""
+        engine = self.server.engine
+        ranks = list(enumerate(engine.loads()))
+        if "dp_rank" in query:
+            text = query["dp_rank"][-1]
+            if not re.match(r"^-?[0-9]{1,9}$", text):
+                raise bad("dp_rank: Input should be a valid integer, unable to parse string as an integer")
+            ranks = [item for item in ranks if item[0] == int(text)]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        if release_key(engine.release) < (0, 5, 9):
+            loads = [self.load_0_5_8(rank, *counts) for rank, counts in ranks]
+            count = len(loads) or 1
+            return {
+                "timestamp": stamp,
+                "version": engine.release,
+                "dp_rank_count": len(loads),
+                "loads": loads,
+                "aggregate": {
+                    "total_running_reqs": sum(d["num_running_reqs"] for d in loads),
+                    "total_waiting_reqs": sum(d["num_waiting_reqs"] for d in loads),
+                    "total_reqs": sum(d["num_total_reqs"] for d in loads),
+                    "avg_token_usage": 0.0,
+                    "avg_throughput": 0.0,
+                    "avg_utilization": round(sum(d["utilization"] for d in loads) / count, 4),
+                },
+            }
+        args = engine.args
+        accelerators = (args.tp_size or 1) * (getattr(args, "pp_size", None) or 1)
+        return {
+            "timestamp": stamp,
+            "version": engine.release,
+            "accelerator": None,  # get_device_name(): none without a GPU
+            "num_accelerators": max(1, accelerators // engine.dp_ranks) if engine.dp_ranks > 1 else accelerators,
+            "loads": [self.load_0_5_23(rank, *counts) for rank, counts in ranks],
+        }
+
+    def _disaggregation(self, transferring, prealloc_name):
+        return {
+            "mode": self.server.engine.mode,
+            prealloc_name: 0,
+            "prefill_inflight_queue_reqs": transferring,
+            "decode_prealloc_queue_reqs": 0,
+            "decode_transfer_queue_reqs": 0,
+            "decode_retracted_queue_reqs": 0,
+            "kv_transfer_speed_gb_s": 0.0,
+            "kv_transfer_latency_ms": 0.0,
+        }
+
+    def load_0_5_23(self, rank, waiting, running, transferring):
+        """A DP rank as 0.5.23's LoadSnapshot.to_dict() gives it (managers/load_snapshot.py): no memory section
+        (there is no GPU), token counts 0 (there is no KV cache)."""
+        engine = self.server.engine
+        return {
+            "timestamp": time.time(),
+            "dp_rank": rank,
+            "num_running_reqs": running,
+            "num_waiting_reqs": waiting,
+            "num_waiting_uncached_tokens": 0,
+            "num_used_tokens": 0,
+            "num_total_tokens": 0,
+            "num_active_tokens": 0,
+            "num_prealloc_ready_tokens": 0,
+            "max_total_num_tokens": engine.context_length,
+            "max_running_requests": engine.max_running,
+            "token_usage": 0.0,
+            "gen_throughput": 0.0,
+            "cache_hit_rate": 0.0,
+            "utilization": round(running / float(engine.max_running), 4),
+            "total_prefill_uncached_tokens": 0,
+            "total_prefill_busy_us": 0,
+            "decode_moments": None,
+            "disaggregation": self._disaggregation(transferring, "prefill_bootstrap_queue_reqs"),
+            "queues": {"waiting": waiting, "grammar": 0, "paused": 0, "retracted": 0, "prealloc_ready": 0},
+        }
+
+    def load_0_5_8(self, rank, waiting, running, transferring):
+        """A DP rank as 0.5.8's /v1/loads gives it (GetLoadsReqOutput without its None fields: no dp_rank
+        without data parallelism, and num_total_reqs added)."""
+        engine = self.server.engine
+        load = {} if engine.dp_ranks == 1 else {"dp_rank": rank}
+        load.update({
+            "num_running_reqs": running,
+            "num_waiting_reqs": waiting,
+            "num_used_tokens": 0,
+            "max_total_num_tokens": engine.context_length,
+            "token_usage": 0.0,
+            "gen_throughput": 0.0,
+            "cache_hit_rate": 0.0,
+            "utilization": round(running / float(engine.max_running), 4),
+            "max_running_requests": engine.max_running,
+            "disaggregation": self._disaggregation(transferring, "prefill_prealloc_queue_reqs"),
+            "queues": {"waiting": waiting, "grammar": 0, "paused": 0, "retracted": 0},
+            "num_total_reqs": running + waiting,
+        })
+        return load
+
+    def get_load(self):
+        """SGLang's /get_load (up to 0.5.20): GetLoadReqOutput per DP rank, num_reqs = running + waiting (a
+        prefill's KV transfers under way are not counted); 0.5.8 added ts_tic. dp_rank is null without data
+        parallelism."""
+        engine = self.server.engine
+        answer = []
+        for rank, (waiting, running, _transferring) in enumerate(engine.loads()):
+            load = {
+                "rid": None,
+                "http_worker_ipc": None,
+                "dp_rank": rank if engine.dp_ranks > 1 else None,
+                "num_reqs": running + waiting,
+                "num_waiting_reqs": waiting,
+                "num_tokens": 0,
+            }
+            if release_key(engine.release) >= (0, 5, 8):
+                load["ts_tic"] = time.perf_counter()
+            answer.append(load)
+        return answer
+
     def metrics(self):
         engine = self.server.engine
         block = engine.simulator_block()
@@ -1324,6 +1557,8 @@ class WorkerHandler(BaseHandler):
             ("sglang:prompt_tokens_total", "counter", block["prompt_tokens"]),
             ("sglang:generation_tokens_total", "counter", block["tokens_generated"]),
             ("sglang:num_running_reqs", "gauge", block["running_requests"]),
+            ("sglang:num_queue_reqs", "gauge", block["waiting_requests"]),
+            ("sglang:num_prefill_inflight_queue_reqs", "gauge", block["transferring_requests"]),
             ("sglang:kv_transfers_sent_total", "counter", block["kv_transfers_sent"]),
             ("sglang:kv_transfers_received_total", "counter", block["kv_transfers_received"]),
         ):
@@ -1728,13 +1963,14 @@ def serve(server, name):
 def main(argv=None):
     global SPEC
     SPEC = load_spec()
+    release = simulated_release(os.environ.get("GPUFLEET_SIMULATOR_ARGS_SPEC"), SPEC)
     args = parse_args(sys.argv[1:] if argv is None else argv, SPEC)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log(
-        "sglang engine simulator (parser of SGLang %s): model %s, tp %s, nnodes %s, node rank %s, disaggregation %s"
-        % (SPEC.get("sglang"), args.model_path, args.tp_size, args.nnodes, args.node_rank, args.disaggregation_mode)
+        "sglang engine simulator of SGLang %s (parser of SGLang %s): model %s, tp %s, nnodes %s, node rank %s, disaggregation %s"
+        % (release, SPEC.get("sglang"), args.model_path, args.tp_size, args.nnodes, args.node_rank, args.disaggregation_mode)
     )
     if args.context_length is not None and (human_readable_int(args.context_length) or 0) <= 0:
         sys.stderr.write("sglang simulator: argument --context-length: invalid human_readable_int value: %r\n" % args.context_length)
@@ -1760,7 +1996,8 @@ def main(argv=None):
         finally:
             health.shutdown()
             health.server_close()
-    engine = Engine(args)
+    engine = Engine(args, release)
+    log("load endpoints of SGLang %s: %s" % (release, ", ".join(engine.endpoints) or "none"))
     if args.nnodes > 1:
         engine.ranks = RankServer(args, hello_timeout)
     servers = [Server((args.host, args.port), WorkerHandler, engine, read_timeout)]

@@ -20,7 +20,8 @@ KEY = "k3y-that-must-not-be-logged"
 @pytest.fixture(scope="module")
 def worker(module_fleet):
     port = free_port()
-    proc = module_fleet.simulator("--model-path", "Qwen/Qwen2.5-7B-Instruct", "--host", "0.0.0.0", "--port", str(port), "--tp-size", "2", name="worker")
+    proc = module_fleet.simulator("--model-path", "Qwen/Qwen2.5-7B-Instruct", "--host", "0.0.0.0", "--port", str(port), "--tp-size", "2",
+                                  "--enable-metrics", name="worker")
     url = "http://127.0.0.1:%d" % port
     module_fleet.wait_http(url + "/health", proc)
     return url
@@ -29,7 +30,7 @@ def worker(module_fleet):
 @pytest.fixture(scope="module")
 def keyed(module_fleet):
     port = free_port()
-    proc = module_fleet.simulator("--model-path", "m", "--port", str(port), "--api-key", KEY, name="keyed")
+    proc = module_fleet.simulator("--model-path", "m", "--port", str(port), "--api-key", KEY, "--enable-metrics", name="keyed")
     url = "http://127.0.0.1:%d" % port
     module_fleet.wait_http(url + "/health", proc)
     return url, proc
