@@ -1,10 +1,12 @@
 # Copyright (c) 2026 gpufleet.sglang contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The GPU communication library roles: argument specs match defaults, and the gdrcopy fixture archive."""
+"""The GPU communication library roles: argument specs match defaults, pinned source sha256s, the shared build-once
+protocol, and the stand-ins of the source archives."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tarfile
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils._profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLES = ("gdrcopy", "nvshmem", "deepep", "mooncake", "nixl")
@@ -41,6 +45,43 @@ def test_options_are_documented_and_only_contract_or_own_names(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_constants_are_private(role):
     assert all(name.startswith("_%s_" % role) for name in _load(role, "vars/main.yml"))
+
+
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+def test_every_gdrcopy_version_a_profile_pins_has_a_pinned_sha256():
+    sums = _load("gdrcopy", "vars/main.yml")["_gdrcopy_source_sha256s"]
+    fallback = _load("gdrcopy", "vars/main.yml")["_gdrcopy_fallback_version"]
+    versions = {profile["gdrcopy"] or fallback for profile in PROFILES.values()}
+    assert versions <= set(sums)
+    assert all(re.match(SHA256, value) for value in sums.values())
+    # The default looks the version up; nothing known means null (stop before downloading), never "" (unchecked).
+    assert _load("gdrcopy", "defaults/main.yml")["gdrcopy_source_sha256"] == (
+        "{{ _gdrcopy_source_sha256s[gdrcopy_version] | default(none) }}")
+
+
+def test_every_nvshmem_version_a_profile_pins_has_the_sha256_of_its_cuda12_tarball():
+    sums = _load("nvshmem", "vars/main.yml")["_nvshmem_source_sha256s"]
+    versions = {profile["nvshmem"] for profile in PROFILES.values() if profile["nvshmem"]}
+    assert {"nvshmem_src_cuda12-all-all-%s.tar.gz" % version for version in versions} <= set(sums)
+    assert all(re.match(SHA256, value) for value in sums.values())
+    assert "| default(none)" in _load("nvshmem", "defaults/main.yml")["nvshmem_source_sha256"]
+
+
+def test_deepep_has_no_pinned_sha256_of_its_commits_archive():
+    # No published recipe pins GitHub's archive of the profiles' DeepEP commit: downloaded unchecked, sha256 printed.
+    assert _load("deepep", "defaults/main.yml")["deepep_source_sha256"] == ""
+
+
+@pytest.mark.parametrize("role", ("gdrcopy", "nvshmem", "deepep"))
+def test_the_source_builds_use_the_shared_build_once_and_download_steps(role):
+    tasks = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "roles" / role / "tasks").glob("*.yml"))
+    assert "tasks_from: build_once.yml" in tasks
+    assert "tasks_from: source_archive.yml" in tasks
+    # No copy of the protocol left in the role: no fetch to the controller, no download of its own.
+    assert "ansible.builtin.fetch" not in tasks
+    assert "ansible.builtin.get_url" not in tasks
 
 
 @pytest.fixture(scope="module")
