@@ -152,7 +152,7 @@ molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS)) ## The Molecule scenarios
 molecule-all: molecule $(addprefix molecule-,$(MOLECULE_SLOW_SCENARIOS)) ## Every Molecule scenario
 
 # What CI runs.
-test: lint sanity unit integration upstream molecule ## What CI runs: lint sanity unit integration upstream molecule
+test: lint sanity unit integration galaxy-import upstream molecule ## What CI runs: lint sanity unit integration galaxy-import upstream molecule
 
 test-all: test molecule-all ## Everything: test, and the slow Molecule scenarios
 

@@ -37,8 +37,11 @@ def parser_options(directory: Path = SERVER_ARGS_DIR) -> dict:
 
 
 def variable_prefixes(roles_dir: Path = COLLECTION_ROOT / "roles") -> tuple:
-    """The prefixes of the collection's variables: each role's name, and gpufleet_ (shared settings)."""
-    return tuple(sorted({path.name.lstrip("_") + "_" for path in roles_dir.iterdir() if path.is_dir()} - {"common_"})) + (
+    """The prefixes of the collection's variables: each role's name, and gpufleet_ (shared settings).
+
+    The role common has none of its own: its public variables are gpufleet_* (shared by every role).
+    """
+    return tuple(sorted({path.name + "_" for path in roles_dir.iterdir() if path.is_dir()} - {"common_"})) + (
         "gpufleet_",)
 
 

@@ -52,7 +52,7 @@ def test_the_client_pip_asks_the_cache(host):
     assert config.mode == 0o644
     assert "index-url = http://gpufleet-pc-cache:3141/root/pypi/+simple/" in config.content_string
     assert "trusted-host = gpufleet-pc-cache" in config.content_string
-    # The CA setting of gpufleet.sglang._common is kept beside it.
+    # The CA setting of gpufleet.sglang.common is kept beside it.
     assert "cert = /etc/ssl/certs/ca-certificates.crt" in config.content_string
 
 
