@@ -944,8 +944,8 @@ def _worker_service(instance: _Instance, node: _Node, rank: int, backend: Option
         "ib_devices": ib_devices,
         # NIXL of this release does not read --disaggregation-ib-device: sglang_service sets UCX_NET_DEVICES to the
         # ACTIVE ports of these devices (or of the GPUs' mapped NICs), so UCX never tries another HCA.
-        "pin_ucx_devices": backend == "nixl" and instance.role != "regular"
-                           and not PROFILES[settings["sglang_release_profile"]]["nixl_reads_ib_device"],
+        "pin_ucx_devices": (backend == "nixl" and instance.role != "regular"
+                            and not PROFILES[settings["sglang_release_profile"]]["nixl_reads_ib_device"]),
         "rdma": rdma,
         "kernel_modules": kernel_modules,
     }
