@@ -1,5 +1,6 @@
 # gpufleet.sglang: developer and CI entry points. `make` lists them.
-# CI (.ci/run) prepares the machine and then runs `make test`.
+# A fresh Debian machine: `make prerequisites` (or tests/prerequisites.sh, as root) once; CI (.ci/run) does the
+# same and then runs `make test`.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -26,12 +27,12 @@ PLAN_DIR  ?= plan
 COLLECTION_TARBALL := build/$(shell sed -n 's/^namespace: *//p' galaxy.yml)-$(shell sed -n 's/^name: *//p' galaxy.yml)-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz
 GALAXY_IMPORT_DIR  := build/galaxy-import
 
-.PHONY: help .venv collection-link plan lint sanity sanity-prep unit integration awx-collection docs dist galaxy-import ee-context \
+.PHONY: help prerequisites .venv collection-link plan lint sanity sanity-prep unit integration awx-collection docs dist galaxy-import ee-context \
 	upstream bench bench-converge bench-downloads demo demo-down test test-all clean distclean
 
 UPSTREAM_VENV := .cache/upstream-venv
 AWX_MANIFEST  := .cache/collections/ansible_collections/awx/awx/MANIFEST.json
-SHELL_SCRIPTS := .ci/run .ci/sanity tests/upstream/setup-venv.sh tests/docker/build-images.sh \
+SHELL_SCRIPTS := .ci/run .ci/sanity tests/prerequisites.sh tests/upstream/setup-venv.sh tests/docker/build-images.sh \
 	tests/fixtures/apt-nvidia/build.sh $(wildcard tests/fixtures/src-archives/*.sh) \
 	sandbox/up.sh sandbox/down.sh sandbox/demo.sh sandbox/fleet.sh
 
@@ -50,6 +51,9 @@ $(VENV_STAMP): requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+prerequisites: ## Prepare a Debian 12 machine, as root: packages, both venvs, dockerd, the images (tests/prerequisites.sh)
+	tests/prerequisites.sh
+
 collection-link: ## Link .cache/collections/.../gpufleet/sglang to this checkout (ansible.cfg uses it)
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
@@ -63,7 +67,7 @@ lint: .venv collection-link awx-collection ## ansible-lint (production profile),
 	$(RUN) antsibull-changelog lint
 	@if command -v shellcheck >/dev/null; then \
 		echo "shellcheck $(SHELL_SCRIPTS)"; shellcheck $(SHELL_SCRIPTS); \
-	else echo "shellcheck not installed: skipped (.ci/run installs it)"; fi
+	else echo "shellcheck not installed: skipped (make prerequisites installs it)"; fi
 
 sanity-prep: .venv ## Put the get-pip stand-in where ansible-test looks for it
 	.ci/sanity prep
@@ -129,7 +133,7 @@ demo-down: ## Remove the sandbox fleet of make demo
 	sandbox/down.sh
 
 # The Docker test rig (tests/docker/README.md): local images, then Molecule
-# scenarios on them. Needs a running Docker daemon (.ci/run starts one), and
+# scenarios on them. Needs a running Docker daemon (make prerequisites starts one), and
 # root for debootstrap the first time.
 .PHONY: images molecule molecule-all
 
