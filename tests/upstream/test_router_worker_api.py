@@ -20,6 +20,11 @@ same worker API, and the role relies on each of these facts:
   ``api_key`` in the body (its discovery asks the worker's /server_info, which answers 401 without);
 - a prefill added back with ``worker_type: prefill`` and its ``bootstrap_port`` serves PD requests again
   (the decode pulls KV from that port); a decode added back with ``worker_type: decode`` too.
+
+The last tests drive both routers with the rolling restart's own code (plugins/module_utils/_worker_api.py,
+what the router_worker and worker_load modules run): out of the router (check mode first), the drain until
+the worker's /v1/loads counts no request, back in, each step reporting ``changed`` only when it changed
+something.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ import pytest
 # tests where SGLang is not importable).
 import test_simulator as upstream
 from test_simulator import KEY, ROUTERS, _chat, _counters, _router, _worker
+
+from ansible_collections.gpufleet.sglang.plugins.module_utils import _worker_api as api
 
 harness = upstream.harness
 fleet = upstream.fleet  # the fixture
@@ -185,3 +192,68 @@ def test_smg_adds_a_worker_only_with_the_key(fleet):
     assert harness.http("GET", job, headers=AUTH)[0] == 404, "the keyless registration did not fail"
     assert not _listed(url, workers[0])
     _add(url, {"url": workers[0], "api_key": KEY})
+
+
+def _send(method, url, headers, body):
+    """_worker_api's send over the harness's urllib (the modules use Ansible's open_url)."""
+    status, _headers, raw = harness.http(method, url, body, headers)
+    return api.Response(status, raw)
+
+
+def _set(router_url, worker_url, state, **kwargs):
+    kwargs.setdefault("timeout", 30)
+    kwargs.setdefault("interval", 0.2)
+    result = api.set_router_worker(_send, router_url, worker_url, state=state, api_key=KEY, **kwargs)
+    assert not result.get("failed"), result
+    assert KEY not in json.dumps(result)
+    return result
+
+
+@pytest.mark.parametrize("router", sorted(ROUTERS))
+def test_the_rolling_restart_code_drains_and_restores_a_worker(fleet, router):
+    workers = [_worker(fleet, "worker-%d" % i) for i in range(2)]
+    url = _router(fleet, router, "--worker-urls", *workers, "--policy", "round_robin")
+    long_request = {}
+    thread = threading.Thread(target=lambda: long_request.update(zip(("status", "headers", "raw"), _chat(url, "long", max_tokens=1500))))
+    thread.start()
+    deadline = time.time() + 10
+    while not sum(_counters(w)["running_requests"] for w in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    busy = next(w for w in workers if _counters(w)["running_requests"])
+
+    assert _set(url, busy, "absent", check_mode=True)["changed"] and len(_listed(url, busy)) == 1
+    removed = _set(url, busy, "absent")
+    assert removed["changed"] and removed["worker"] is None and not _listed(url, busy)
+    drained = api.wait_idle(_send, busy, api_key=KEY, timeout=60, interval=0.2)
+    assert (drained["outcome"], drained["source"], drained["in_flight"]) == ("idle", "/v1/loads", 0), drained
+    thread.join(5)
+    assert long_request["status"] == 200 and json.loads(long_request["raw"])["usage"]["completion_tokens"] == 1500
+    assert not _set(url, busy, "absent")["changed"]
+
+    assert _set(url, busy, "present", check_mode=True)["changed"] and not _listed(url, busy)
+    added = _set(url, busy, "present")
+    assert added["changed"] and added["worker"]["is_healthy"] is True and "api_key" not in added["worker"]
+    assert not _set(url, busy, "present")["changed"]
+    before = [_served(w) for w in workers]
+    _chats(url, 4)
+    assert all(a > b for a, b in zip([_served(w) for w in workers], before))
+
+
+@pytest.mark.parametrize("router", sorted(ROUTERS))
+def test_the_rolling_restart_code_restores_a_prefill_with_its_bootstrap_port(fleet, router):
+    bootstraps = [harness.free_port(), harness.free_port()]
+    prefills = [_worker(fleet, "prefill-%d" % i, "--disaggregation-mode", "prefill", "--disaggregation-bootstrap-port", str(port))
+                for i, port in enumerate(bootstraps)]
+    decode = _worker(fleet, "decode-0", "--disaggregation-mode", "decode")
+    args = ["--pd-disaggregation"]
+    for prefill, port in zip(prefills, bootstraps):
+        args += ["--prefill", prefill, str(port)]
+    url = _router(fleet, router, *(args + ["--decode", decode, "--policy", "round_robin"]))
+
+    assert _set(url, prefills[0], "absent")["changed"]
+    assert api.wait_idle(_send, prefills[0], api_key=KEY, timeout=30, interval=0.2)["outcome"] == "idle"
+    added = _set(url, prefills[0], "present", worker_type="prefill", bootstrap_port=bootstraps[0])
+    assert (added["worker"]["worker_type"], added["worker"]["bootstrap_port"]) == ("prefill", bootstraps[0])
+    before = _counters(decode)["kv_pulled_from"].get("127.0.0.1:%d" % bootstraps[0], 0)
+    _chats(url, 4)
+    assert _counters(decode)["kv_pulled_from"].get("127.0.0.1:%d" % bootstraps[0], 0) > before
