@@ -142,7 +142,7 @@ images: ## Build the local Docker images the scenarios run (debootstrap; a no-op
 
 # Scenarios of `make test`, and the slower ones only `make test-all` runs.
 # `make molecule-<scenario>` runs one (dashes or underscores: molecule-pd-1p1d).
-# make test takes about 35 minutes on 2 cores (2106 s measured on 2026-12-06); multinode_tp and pd_4p9d
+# make test took 2106 s on 2 cores (2026-12-06) before galaxy-import and the check-mode step (a few minutes more); multinode_tp and pd_4p9d
 # (3 and 14 containers) and the full sglang[all] stack (about 10 GB from PyPI) run under make test-all.
 MOLECULE_SCENARIOS      := rig preflight preflight_broken pypi_cache cuda_toolkit gpu_libs single_node pd_1p1d pd_2p2d
 MOLECULE_SLOW_SCENARIOS := multinode_tp pd_4p9d sglang_full
