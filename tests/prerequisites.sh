@@ -19,17 +19,22 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # gnupg and dpkg build the signed NVIDIA-layout apt fixture (tests/fixtures/apt-nvidia).
 APT_PACKAGES=(git make shellcheck apt-utils gnupg dpkg)
 
-step_system_packages() {
+# Install those of the named Debian packages that are missing (one apt-get update, only when needed).
+install_missing_packages() {
     local missing=() pkg
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
     if ((${#missing[@]})); then
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
     else
-        echo "already installed: ${APT_PACKAGES[*]}"
+        echo "already installed: $*"
     fi
+}
+
+step_system_packages() {
+    install_missing_packages "${APT_PACKAGES[@]}"
 }
 
 step_python_venv() {
@@ -54,16 +59,8 @@ DOCKER_APT_PACKAGES=(docker.io debootstrap rsync)
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/gpufleet-dockerd.log}
 
 step_docker() {
-    local missing=() pkg i
-    for pkg in "${DOCKER_APT_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-    done
-    if ((${#missing[@]})); then
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    else
-        echo "already installed: ${DOCKER_APT_PACKAGES[*]}"
-    fi
+    local i
+    install_missing_packages "${DOCKER_APT_PACKAGES[@]}"
     if docker info >/dev/null 2>&1; then
         echo "dockerd already running"
     else

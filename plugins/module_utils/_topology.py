@@ -595,8 +595,8 @@ KV_CACHE_DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "fp8_e4m3": 1, "fp8_e5m2": 1, 
 
 def _kv_bytes_per_token(instance: _Instance, cache: Dict) -> Optional[int]:
     """Bytes of KV cache a prompt token of this instance holds (what a prefill hands its decode), or None."""
-    config = cache.get(_model_key(instance.settings))
-    if not isinstance(config, dict) or not config.get("kv_bytes_per_token"):
+    config = _cached_model_config(instance.settings, cache)
+    if not config or not config.get("kv_bytes_per_token"):
         return None
     dtype = _server_arg(instance.settings["sglang_server_args"], "kv-cache-dtype")
     if dtype in KV_CACHE_DTYPE_BYTES:
